@@ -1,0 +1,540 @@
+"""Preprocessing of the ``customer_features`` table for clustering.
+
+The :class:`CustomerFeatureTransformer` turns the raw, mixed-type feature
+table into a dense, block-weighted numeric matrix suitable for Euclidean
+clustering (K-Means):
+
+1. choose the model columns and assign each to a *block*;
+2. correct the skew of heavy-tailed columns (signed ``log1p`` or
+   Yeo-Johnson);
+3. standardise every column (constant columns become exactly 0);
+4. rescale every block so that its total variance equals its weight.
+
+Step 4 is what stops a block with many columns (for example nine one-hot
+region indicators) from outweighing a block with few columns: in squared
+Euclidean distance every block contributes, on average, in proportion to its
+weight, whatever its number of columns.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import OneHotEncoder, PowerTransformer
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+__all__ = [
+    "BLOCKS",
+    "DEFAULT_BLOCK_WEIGHTS",
+    "CustomerFeatureTransformer",
+    "assign_block",
+    "signed_log1p",
+]
+
+#: Block names, in output order.
+BLOCKS = ("behaviour", "category_mix", "channel_mix", "demographics")
+
+#: Default block weights (total variance given to each block).
+DEFAULT_BLOCK_WEIGHTS = {
+    "behaviour": 1.0,
+    "category_mix": 1.0,
+    "channel_mix": 1.0,
+    "demographics": 0.5,
+}
+
+CATEGORY_PREFIX = "category_share_"
+CHANNEL_PREFIX = "channel_share_"
+DEMOGRAPHIC_NUMERIC_COLUMNS = ("days_since_signup",)
+
+
+def signed_log1p(x):
+    """Signed ``log1p``: ``sign(x) * log(1 + |x|)``.
+
+    Compresses heavy tails on both sides, is monotone, maps 0 to 0 and is
+    defined for negative values (e.g. ``net_revenue`` after returns).
+
+    Parameters
+    ----------
+    x : array-like
+        Values to transform.
+
+    Returns
+    -------
+    ndarray
+        Transformed values, same shape as ``x``.
+
+    Examples
+    --------
+    >>> signed_log1p([-1.0, 0.0, np.e - 1])
+    array([-0.69314718,  0.        ,  1.        ])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def assign_block(column, *, is_numeric=True):
+    """Return the block of a ``customer_features`` column from its name.
+
+    Rules, applied in order:
+
+    * names starting with ``category_share_`` -> ``"category_mix"``;
+    * names starting with ``channel_share_`` -> ``"channel_mix"``;
+    * non-numeric columns (``age_band``, ``region``, ...) and
+      ``days_since_signup`` -> ``"demographics"``;
+    * every other numeric column -> ``"behaviour"`` (RFM, cadence, basket,
+      returns and trend columns).
+
+    Parameters
+    ----------
+    column : str
+        Column name.
+    is_numeric : bool, default=True
+        Whether the column holds numbers (non-numeric columns are one-hot
+        encoded and always belong to ``"demographics"``).
+
+    Returns
+    -------
+    str
+        One of :data:`BLOCKS`.
+
+    Examples
+    --------
+    >>> assign_block("channel_share_02")
+    'channel_mix'
+    >>> assign_block("region", is_numeric=False)
+    'demographics'
+    >>> assign_block("net_revenue")
+    'behaviour'
+    """
+    name = str(column)
+    if name.startswith(CATEGORY_PREFIX):
+        return "category_mix"
+    if name.startswith(CHANNEL_PREFIX):
+        return "channel_mix"
+    if not is_numeric or name in DEMOGRAPHIC_NUMERIC_COLUMNS:
+        return "demographics"
+    return "behaviour"
+
+
+def _is_numeric_series(s):
+    return pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(
+        s.dtype
+    )
+
+
+class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
+    """Skew-correct, standardise and block-weight customer features.
+
+    **Blocks.** With a DataFrame, every column except the ``id_columns`` is
+    assigned to a block by :func:`assign_block`:
+
+    ========================  ==============================================
+    block                     columns
+    ========================  ==============================================
+    ``behaviour``             every other numeric column: ``order_count``,
+                              ``frequency``, ``days_since_last_order``,
+                              ``tenure_days``, ``net_revenue``,
+                              ``avg_order_value``, ``items_per_order``,
+                              ``interpurchase_days_*``, ``distinct_*``,
+                              ``return_rate``, ``spend_*`` ...
+    ``category_mix``          ``category_share_*``
+    ``channel_mix``           ``channel_share_*``
+    ``demographics``          one-hot of the non-numeric columns
+                              (``age_band``, ``region``) and
+                              ``days_since_signup``
+    ========================  ==============================================
+
+    With a plain array (no column names) every column is numeric and belongs
+    to the single block ``behaviour``.
+
+    **Skew correction.** Applied to the numeric columns listed in
+    ``skew_columns``; with ``"auto"`` these are the columns whose training
+    values are not all inside ``[-1, 1]``: counts, money and durations.
+    Shares, rates and trends (already bounded, comparable scales) are left
+    as they are.
+
+    **Standardisation.** Numeric columns are centred and divided by their
+    standard deviation; constant columns (e.g. an all-zero category slot)
+    become exactly 0. One-hot indicators are centred but *not* divided by
+    their standard deviation: a categorical variable's indicators then have
+    total variance ``1 - sum(p_j ** 2)`` (at most 1, like one standardised
+    column) and rare levels are not blown up into far-away outliers.
+
+    **Block weighting.** Each block is multiplied by
+    ``sqrt(weight / total_variance_of_block)`` (for standardised numeric
+    columns the total variance is the number of non-constant columns), so
+    that every block's total variance equals its weight. The defaults give
+    behaviour, category mix and channel mix equal say and demographics half
+    as much: segments are meant to be behavioural, with demographics as a
+    tie-breaker rather than a driver. A weight of 0 switches a block off
+    (its columns are output as zeros).
+
+    Parameters
+    ----------
+    block_weights : dict of str to float, default=None
+        Total variance given to each block. Missing blocks keep the default
+        (behaviour 1, category_mix 1, channel_mix 1, demographics 0.5).
+    skew_transform : {"log", "yeo-johnson"} or None, default="log"
+        ``"log"``: signed ``log1p`` (robust, parameter free, handles negative
+        revenue). ``"yeo-johnson"``: :class:`~sklearn.preprocessing.PowerTransformer`
+        fitted per column. ``None``: no skew correction.
+    skew_columns : "auto" or list of str, default="auto"
+        Numeric columns that get the skew correction (see above). A list of
+        names only applies to DataFrame input.
+    id_columns : tuple of str, default=("customer_id",)
+        Columns dropped from the model (identifiers).
+    min_category_frequency : float, default=0.01
+        Levels of a categorical column rarer than this share of the rows are
+        pooled into one "infrequent" indicator (passed to
+        :class:`~sklearn.preprocessing.OneHotEncoder` as ``min_frequency``).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names (DataFrame input only).
+    numeric_columns_ : list
+        Numeric input columns used by the model.
+    categorical_columns_ : list of str
+        Non-numeric input columns, one-hot encoded into ``demographics``.
+    dropped_columns_ : list of str
+        Input columns not used (``id_columns``).
+    skew_columns_ : list
+        Numeric columns that received the skew correction.
+    blocks_ : dict of str to list of str
+        Output feature names of each non-empty block.
+    block_scale_ : dict of str to float
+        Multiplier applied to each block after standardisation.
+    mean_ : ndarray of shape (n_features_out,)
+        Per-output-column centre (after skew correction / one-hot).
+    scale_ : ndarray of shape (n_features_out,)
+        Per-output-column divisor (standard deviation, 1 for one-hot and
+        constant columns).
+    weight_ : ndarray of shape (n_features_out,)
+        Final multiplier of each centred column, ``block_scale / scale_``
+        (0 for constant columns).
+
+    See Also
+    --------
+    AutoKMeans : clusters the output of this transformer.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({
+    ...     "customer_id": ["a", "b", "c", "d"],
+    ...     "order_count": [1, 2, 10, 40],
+    ...     "return_rate": [0.0, 0.5, 0.1, 0.0],
+    ...     "channel_share_01": [1.0, 0.0, 0.5, 1.0],
+    ...     "channel_share_02": [0.0, 1.0, 0.5, 0.0],
+    ...     "region": ["north", "south", "north", "north"],
+    ... })
+    >>> t = CustomerFeatureTransformer().fit(df)
+    >>> t.blocks_["channel_mix"]
+    ['channel_mix__channel_share_01', 'channel_mix__channel_share_02']
+    >>> Xt = t.transform(df)
+    >>> Xt.shape
+    (4, 6)
+    >>> round(float(Xt[:, :2].var(axis=0).sum()), 6)  # behaviour block
+    1.0
+    """
+
+    def __init__(
+        self,
+        block_weights=None,
+        skew_transform="log",
+        skew_columns="auto",
+        id_columns=("customer_id",),
+        min_category_frequency=0.01,
+    ):
+        self.block_weights = block_weights
+        self.skew_transform = skew_transform
+        self.skew_columns = skew_columns
+        self.id_columns = id_columns
+        self.min_category_frequency = min_category_frequency
+
+    # ------------------------------------------------------------------ params
+    def _resolved_block_weights(self):
+        weights = dict(DEFAULT_BLOCK_WEIGHTS)
+        if self.block_weights is not None:
+            if not isinstance(self.block_weights, dict):
+                raise TypeError(
+                    "block_weights must be a dict mapping block name to weight, "
+                    f"got {type(self.block_weights).__name__}."
+                )
+            unknown = set(self.block_weights) - set(BLOCKS)
+            if unknown:
+                raise ValueError(
+                    f"Unknown block(s) in block_weights: {sorted(unknown)}; "
+                    f"valid blocks are {list(BLOCKS)}."
+                )
+            weights.update(self.block_weights)
+        for block, w in weights.items():
+            if (
+                not isinstance(w, numbers.Real)
+                or isinstance(w, bool)
+                or not np.isfinite(w)
+                or w < 0
+            ):
+                raise ValueError(
+                    f"block_weights[{block!r}] must be a finite number >= 0, got {w!r}."
+                )
+        return {b: float(w) for b, w in weights.items()}
+
+    def _check_params(self):
+        if self.skew_transform not in ("log", "yeo-johnson", None):
+            raise ValueError(
+                "skew_transform must be 'log', 'yeo-johnson' or None, "
+                f"got {self.skew_transform!r}."
+            )
+        if isinstance(self.skew_columns, str) and self.skew_columns != "auto":
+            raise ValueError(
+                f"skew_columns must be 'auto' or a list of column names, "
+                f"got {self.skew_columns!r}."
+            )
+        f = self.min_category_frequency
+        if not isinstance(f, numbers.Real) or not 0 <= f < 1:
+            raise ValueError(
+                f"min_category_frequency must be in [0, 1), got {f!r}."
+            )
+        return self._resolved_block_weights()
+
+    # ------------------------------------------------------------ input split
+    def _split_frame(self, X):
+        """Return (numeric float array, categorical object array or None)."""
+        missing = [c for c in self.numeric_columns_ + self.categorical_columns_
+                   if c not in X.columns]
+        if missing:
+            raise ValueError(f"X is missing columns used at fit time: {missing}")
+        num = X[self.numeric_columns_].to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isfinite(num).all():
+            bad = [
+                c
+                for c, ok in zip(self.numeric_columns_, np.isfinite(num).all(axis=0))
+                if not ok
+            ]
+            raise ValueError(
+                f"Input contains NaN or infinity in numeric column(s) {bad}."
+            )
+        cat = None
+        if self.categorical_columns_:
+            cat = np.column_stack(
+                [
+                    X[c].astype("string").fillna("unknown").to_numpy(dtype=object)
+                    for c in self.categorical_columns_
+                ]
+            )
+        return num, cat
+
+    def _skew(self, num, fit):
+        if not self._skew_idx.size or self.skew_transform is None:
+            return num
+        num = num.copy()
+        cols = num[:, self._skew_idx]
+        if self.skew_transform == "log":
+            num[:, self._skew_idx] = signed_log1p(cols)
+        else:
+            if fit:
+                self.power_transformer_ = PowerTransformer(
+                    method="yeo-johnson", standardize=False
+                )
+                # Yeo-Johnson's likelihood is scale sensitive and overflows on
+                # raw money values; fit it on robustly pre-scaled columns.
+                med = np.median(cols, axis=0)
+                iqr = np.subtract(*np.percentile(cols, [75, 25], axis=0))
+                spread = np.where(iqr > 0, iqr, np.abs(cols - med).max(axis=0))
+                self._yj_center = med
+                self._yj_scale = np.where(spread > 0, spread, 1.0)
+                self.power_transformer_.fit((cols - med) / self._yj_scale)
+            num[:, self._skew_idx] = self.power_transformer_.transform(
+                (cols - self._yj_center) / self._yj_scale
+            )
+        return num
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Learn blocks, skew parameters, centres, scales and block weights.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The ``customer_features`` table, or a numeric array.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CustomerFeatureTransformer
+            Fitted transformer.
+        """
+        weights = self._check_params()
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, skip_check_array=True, reset=True)
+            self._from_frame = True
+            ids = set(self.id_columns or ())
+            self._input_columns = list(X.columns)
+            self.dropped_columns_ = [c for c in X.columns if c in ids]
+            used = [c for c in X.columns if c not in ids]
+            self.numeric_columns_ = [c for c in used if _is_numeric_series(X[c])]
+            self.categorical_columns_ = [
+                c for c in used if not _is_numeric_series(X[c])
+            ]
+            if not self.numeric_columns_ and not self.categorical_columns_:
+                raise ValueError("X has no usable feature columns.")
+            num, cat = self._split_frame(X)
+            num_names = [str(c) for c in self.numeric_columns_]
+            num_blocks = [assign_block(c) for c in num_names]
+        else:
+            num = validate_data(self, X, reset=True, dtype=np.float64)
+            self._from_frame = False
+            self._input_columns = list(range(num.shape[1]))
+            self.dropped_columns_ = []
+            self.numeric_columns_ = list(range(num.shape[1]))
+            self.categorical_columns_ = []
+            cat = None
+            num_names = [f"x{i}" for i in range(num.shape[1])]
+            num_blocks = ["behaviour"] * num.shape[1]
+
+        # --- skew correction
+        if isinstance(self.skew_columns, str):  # "auto"
+            bounded = (num.min(axis=0, initial=0) >= -1) & (
+                num.max(axis=0, initial=0) <= 1
+            )
+            skew_idx = np.flatnonzero(~bounded)
+        else:
+            names = list(self.skew_columns)
+            unknown = [c for c in names if c not in self.numeric_columns_]
+            if unknown:
+                raise ValueError(
+                    f"skew_columns {unknown} are not numeric model columns."
+                )
+            skew_idx = np.array(
+                [self.numeric_columns_.index(c) for c in names], dtype=np.intp
+            )
+        self._skew_idx = np.asarray(skew_idx, dtype=np.intp)
+        self.skew_columns_ = [self.numeric_columns_[i] for i in self._skew_idx]
+        num = self._skew(num, fit=True)
+
+        # --- numeric centring / scaling
+        mean = num.mean(axis=0)
+        std = num.std(axis=0)
+        constant = (np.ptp(num, axis=0) == 0) | ~(std > 0)
+        scale = np.where(constant, 1.0, std)
+        col_var = np.where(constant, 0.0, 1.0)
+        names = list(num_names)
+        blocks = list(num_blocks)
+
+        # --- one-hot (centred only)
+        if self.categorical_columns_:
+            self.encoder_ = OneHotEncoder(
+                handle_unknown="infrequent_if_exist",
+                min_frequency=self.min_category_frequency or None,
+                sparse_output=False,
+                dtype=np.float64,
+            ).fit(cat)
+            onehot = self.encoder_.transform(cat)
+            p = onehot.mean(axis=0)
+            mean = np.concatenate([mean, p])
+            scale = np.concatenate([scale, np.ones_like(p)])
+            col_var = np.concatenate([col_var, p * (1 - p)])
+            constant = np.concatenate([constant, p * (1 - p) == 0])
+            oh_names = self.encoder_.get_feature_names_out(
+                [str(c) for c in self.categorical_columns_]
+            )
+            names += [str(n) for n in oh_names]
+            blocks += ["demographics"] * len(oh_names)
+
+        # --- block weights
+        blocks = np.asarray(blocks, dtype=object)
+        weight = np.zeros(len(names))
+        self.block_scale_ = {}
+        self.blocks_ = {}
+        self._order = np.concatenate(
+            [np.flatnonzero(blocks == b) for b in BLOCKS]
+        ).astype(np.intp)
+        for b in BLOCKS:
+            idx = np.flatnonzero(blocks == b)
+            if not idx.size:
+                continue
+            total = col_var[idx].sum()
+            factor = float(np.sqrt(weights[b] / total)) if total > 0 else 0.0
+            self.block_scale_[b] = factor
+            weight[idx] = np.where(constant[idx], 0.0, factor / scale[idx])
+            self.blocks_[b] = [f"{b}__{names[i]}" for i in idx]
+
+        o = self._order
+        self.mean_ = mean[o]
+        self.scale_ = scale[o]
+        self.weight_ = weight[o]
+        self._block_of_out = blocks[o]
+        self._names_out = np.asarray([names[i] for i in o], dtype=object)
+        return self
+
+    # -------------------------------------------------------------- transform
+    def transform(self, X):
+        """Transform customer features into the weighted model matrix.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Same columns as at fit time.
+
+        Returns
+        -------
+        X_out : ndarray of shape (n_samples, n_features_out)
+            Block-weighted features, columns ordered by block
+            (see :meth:`get_feature_names_out`).
+        """
+        check_is_fitted(self, "weight_")
+        if isinstance(X, pd.DataFrame) and self._from_frame:
+            validate_data(self, X, skip_check_array=True, reset=False)
+            num, cat = self._split_frame(X)
+        else:
+            arr = validate_data(
+                self,
+                X,
+                reset=False,
+                dtype=None if self.categorical_columns_ else np.float64,
+            )
+            if self._from_frame:
+                num, cat = self._split_frame(
+                    pd.DataFrame(arr, columns=self._input_columns)
+                )
+            else:
+                num, cat = arr, None
+        num = self._skew(num, fit=False)
+        if cat is not None:
+            num = np.hstack([num, self.encoder_.transform(cat)])
+        out = (num[:, self._order] - self.mean_) * self.weight_
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names, ``"<block>__<column>"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input names; must match ``feature_names_in_`` when it is set.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            Output names, in the column order of :meth:`transform`.
+        """
+        check_is_fitted(self, "weight_")
+        input_features = _check_feature_names_in(self, input_features)
+        names = self._names_out
+        if not self._from_frame:
+            renamed = {f"x{i}": str(n) for i, n in enumerate(input_features)}
+            names = [renamed.get(n, n) for n in names]
+        return np.asarray(
+            [f"{b}__{n}" for b, n in zip(self._block_of_out, names)], dtype=object
+        )
