@@ -1,0 +1,54 @@
+# `make demo` and `make test` are the only commands a new user needs: both set up .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+export SEGMENTS_DUCKDB_PATH ?= $(CURDIR)/warehouse/segments.duckdb
+export SEGMENTS_DATA_DIR ?= $(CURDIR)/data/demo
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_DISABLE_TELEMETRY := 1
+DEMO_CUSTOMERS ?= 20000
+DEMO_SEED ?= 42
+DEMO_DIR := $(CURDIR)/data/demo
+
+.PHONY: setup demo run test dev bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n' > $@
+
+# dagster-dbt reads target/manifest.json when the code location is imported.
+setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dbt parse --quiet --profiles-dir .
+
+$(DEMO_DIR)/transactions.csv: | $(BIN)/.installed
+	$(BIN)/python -m python_models.demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
+
+# The demo: generated shop data through the whole graph, then a summary of the warehouse.
+demo: setup $(DEMO_DIR)/transactions.csv
+	$(MAKE) --no-print-directory run SEGMENTS_DATA_DIR=$(DEMO_DIR)
+
+# Materialize every asset on SEGMENTS_DATA_DIR into SEGMENTS_DUCKDB_PATH (bring your own data this way).
+run: setup
+	$(BIN)/dagster asset materialize -m dagster_assets.definitions --select '*'
+	$(BIN)/python -m dagster_assets.summary
+
+test: setup
+	$(BIN)/python -m pytest
+
+dev: setup
+	$(BIN)/dagster dev -m dagster_assets.definitions -h 127.0.0.1
+
+bench: setup
+	$(BIN)/python bench/bench_features.py
+	$(BIN)/python bench/bench_segmentation.py
+
+clean:
+	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

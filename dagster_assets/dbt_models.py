@@ -1,0 +1,65 @@
+"""Every dbt model, seed and test as Dagster assets and checks, one asset per model, keyed by model name."""
+
+import json
+from typing import Any, Iterator, Mapping
+
+from dagster import AssetExecutionContext, AssetKey, Output
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from .project import dbt_project
+from .warehouse import Warehouse
+
+
+class SegmentsTranslator(DagsterDbtTranslator):
+    """Asset keys are model names (`customer_rfm`), groups are the model folders (staging, intermediate, marts).
+
+    Sources keep dagster-dbt's default, or the `meta.dagster.asset_key` that the tables written by Python
+    assets declare, which is what links those assets to the dbt models built on them.
+    """
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else super().get_group_name(dbt_resource_props)
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=SegmentsTranslator())
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator:
+    """`dbt build` on the selected models: builds them and runs their tests and unit tests; a failure fails the run.
+
+    Row counts and previews are added once dbt has finished and released the DuckDB file.
+    """
+    events = list(dbt.cli(["build"], context=context).stream())
+    with warehouse.connect(read_only=True) as con:
+        for event in events:
+            relation = isinstance(event, Output) and TABLES.get(context.asset_key_for_output(event.output_name))
+            if not relation:
+                yield event
+                continue
+            preview = con.sql(f"select * from {relation} limit 10").df()
+            yield event.with_metadata(
+                {
+                    **event.metadata,
+                    "dagster/row_count": con.sql(f"select count(*) from {relation}").fetchone()[0],
+                    "preview": preview.to_markdown(index=False) if len(preview) else "(empty)",
+                }
+            )
+
+
+def _tables(manifest: Mapping[str, Any]) -> dict[AssetKey, str]:
+    """Asset key -> `schema.table` for the models built as tables (views are not counted: that would run them)."""
+    translator = SegmentsTranslator()
+    return {
+        translator.get_asset_key(node): f"{node['schema']}.{node.get('alias') or node['name']}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") in ("table", "seed")
+    }
+
+
+TABLES = _tables(json.loads(dbt_project.manifest_path.read_text()))

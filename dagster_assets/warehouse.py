@@ -1,0 +1,69 @@
+"""The DuckDB warehouse as a Dagster resource: one file, one writer, atomic table writes."""
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from dagster import ConfigurableResource, EnvVar, MetadataValue
+
+from .project import PROJECT_ROOT
+
+DATABASE_ENV_VAR = "SEGMENTS_DUCKDB_PATH"
+DEFAULT_DATABASE = "warehouse/segments.duckdb"  # the same default as profiles.yml
+
+
+def resolve_database_path(value: str | None) -> Path:
+    """The warehouse file: relative paths resolve against the project root, as dbt (run there) sees them."""
+    path = Path(value or DEFAULT_DATABASE).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class Warehouse(ConfigurableResource):
+    """The DuckDB file that dbt builds and the Python assets read and write.
+
+    Its path comes from SEGMENTS_DUCKDB_PATH, read when a run starts (not at import), so dbt and Dagster always
+    agree on one file.
+    """
+
+    @property
+    def path(self) -> Path:
+        return resolve_database_path(EnvVar(DATABASE_ENV_VAR).get_value())
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def read_frame(self, sql: str) -> pd.DataFrame:
+        """Run a query and return its rows as pandas, through Arrow."""
+        with self.connect(read_only=True) as con:
+            return con.sql(sql).arrow().read_all().to_pandas()
+
+    def write_table(self, name: str, data: pa.Table | pd.DataFrame) -> dict:
+        """Replace table `main.<name>` in one transaction, so readers see the old table or the new, never half.
+
+        Returns Dagster metadata: the row count and a preview.
+        """
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        with self.connect() as con:
+            con.register("incoming", table)
+            con.execute("begin transaction")
+            con.execute(f"create or replace table main.{name} as select * from incoming")
+            con.execute("commit")
+            con.unregister("incoming")
+        return table_metadata(table)
+
+
+def table_metadata(table: pa.Table, preview_rows: int = 10) -> dict:
+    preview = table.slice(0, preview_rows).to_pandas()
+    return {
+        "dagster/row_count": MetadataValue.int(table.num_rows),
+        "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
+    }

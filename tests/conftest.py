@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from python_models.demo import generate
+from tests.pipeline import materialize_all, parse_dbt_project
+
+DEMO_CUSTOMERS = 3000
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    parse_dbt_project()
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo_data")
+    generate(DEMO_CUSTOMERS, DEMO_SEED, out)
+    truth = json.loads((out / "ground_truth" / "bad_rows.json").read_text())
+    return out, truth
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_data, tmp_path_factory):
+    """The whole graph materialized once on the demo data; tests only read it."""
+    data_dir, _ = demo_data
+    database = tmp_path_factory.mktemp("warehouse") / "segments.duckdb"
+    result = materialize_all(data_dir, database)
+    assert result.success
+    return database

@@ -1,0 +1,56 @@
+"""Run the real graph (dbt + Dagster + DuckDB) the way `make run` does, into a given DuckDB file."""
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def settings(**values: str | None):
+    """Set the SEGMENTS_* environment variables for the duration, as a user would export them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update({name: value for name, value in values.items() if value is not None})
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def parse_dbt_project() -> None:
+    """Write target/manifest.json, which dagster-dbt reads at import."""
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", str(ROOT)], cwd=ROOT, check=True)
+
+
+def materialize_all(data_dir: Path, database: Path, as_of: str | None = None, raise_on_error: bool = True):
+    """Materialize every asset, in process, with a throwaway Dagster instance."""
+    from dagster import DagsterInstance
+
+    from dagster_assets.definitions import defs
+
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), SEGMENTS_AS_OF=as_of):
+        job = defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+
+
+def query(database: Path, sql: str):
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def frame(database: Path, sql: str):
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.sql(sql).df()
