@@ -54,3 +54,11 @@ def query(database: Path, sql: str):
 def frame(database: Path, sql: str):
     with duckdb.connect(str(database), read_only=True) as con:
         return con.sql(sql).df()
+
+
+def dbt_build(data_dir: Path, database: Path, select: list[str], **env: str | None) -> None:
+    """`dbt build` on a selection with the real CLI, for tests that need only the SQL part of the graph."""
+    dbt = Path(sys.executable).with_name("dbt")
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), **env):
+        subprocess.run([str(dbt), "build", "--quiet", "--profiles-dir", str(ROOT), "--select", *select],
+                       cwd=ROOT, check=True)

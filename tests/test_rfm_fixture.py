@@ -1,13 +1,11 @@
 """RFM values, scores and segment names on a hand-computed fixture (worked in tests/fixtures/rfm_shop/README.md)."""
 
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.pipeline import ROOT, query, settings
+from tests.pipeline import dbt_build, query
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rfm_shop"
 
@@ -24,10 +22,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def rfm_database(tmp_path_factory):
     database = tmp_path_factory.mktemp("rfm") / "rfm.duckdb"
-    dbt = Path(sys.executable).with_name("dbt")
-    with settings(SEGMENTS_DATA_DIR=str(FIXTURE), SEGMENTS_DUCKDB_PATH=str(database), SEGMENTS_AS_OF="2025-12-31"):
-        subprocess.run([str(dbt), "build", "--quiet", "--profiles-dir", str(ROOT), "--select", "+customer_rfm", "rejected_transactions"],
-                       cwd=ROOT, check=True)
+    dbt_build(FIXTURE, database, ["+customer_rfm", "rejected_transactions"], SEGMENTS_AS_OF="2025-12-31")
     return database
 
 

@@ -1,0 +1,71 @@
+"""Run one benchmark step in a fresh process and report its wall time and peak memory.
+
+Each step is a separate process so peaks do not carry over: `python bench/measure.py STEP ARGS...` prints one JSON
+line `{"step": ..., "wall_s": ..., "peak_mib": ...}` (ru_maxrss of the process itself; dbt runs in process).
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def floor_query(data_dir: str) -> None:
+    """The floor: a plain DuckDB group-by over the same order lines."""
+    import duckdb
+
+    path = next(Path(data_dir).glob("transactions.*"))
+    reader = f"read_parquet('{path}')" if path.suffix == ".parquet" else f"read_csv('{path}', all_varchar=true)"
+    duckdb.connect().sql(
+        f"select customer_id, count(*), sum(try_cast(quantity as double) * try_cast(unit_price as double)), "
+        f"max(order_ts) from {reader} group by 1"
+    ).fetchall()
+
+
+def feature_build(data_dir: str, database: str) -> None:
+    """dbt builds staging, the quarantine and every feature mart (no tests), as `make run` would."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(SEGMENTS_DATA_DIR=data_dir, SEGMENTS_DUCKDB_PATH=database)
+    Path(database).unlink(missing_ok=True)
+    result = dbtRunner().invoke(["build", "--quiet", "--profiles-dir", str(ROOT), "--project-dir", str(ROOT),
+                                 "--resource-type", "model", "--resource-type", "seed",
+                                 "--select", "+customer_features", "+customer_clv_summary", "rejected_transactions"])
+    if not result.success:
+        raise SystemExit(f"dbt failed: {result.exception}")
+
+
+def segmentation(database: str) -> None:
+    """Read customer_features as Arrow and run the segmentation the asset runs (k = 2..10)."""
+    import duckdb
+
+    from python_models.segmentation import segment_customers
+
+    with duckdb.connect(database, read_only=True) as con:
+        features = con.sql("select * from customer_features order by customer_id").arrow().read_all().to_pandas()
+    result = segment_customers(features)
+    print(f"# chose k={result.n_segments} on {len(features):,} customers", file=sys.stderr)
+
+
+STEPS = {"floor": floor_query, "features": feature_build, "segmentation": segmentation}
+
+
+def run_step(step: str, *args: str) -> dict:
+    """Run a step in a child process and return its measurements."""
+    out = subprocess.run([sys.executable, __file__, step, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    step, *arguments = sys.argv[1:]
+    start = time.perf_counter()
+    STEPS[step](*arguments)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"step": step, "wall_s": round(wall, 2), "peak_mib": round(peak)}))
