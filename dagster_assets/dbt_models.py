@@ -46,7 +46,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             yield event.with_metadata(
                 {
                     **event.metadata,
-                    "dagster/row_count": con.sql(f"select count(*) from {relation}").fetchone()[0],
+                    "dagster/row_count": con.sql(f"select count(*) from {relation}").fetchall()[0][0],
                     "preview": preview.to_markdown(index=False) if len(preview) else "(empty)",
                 }
             )

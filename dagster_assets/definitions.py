@@ -1,17 +1,24 @@
 """The code location: `dagster asset materialize -m dagster_assets.definitions --select '*'` builds everything."""
 
+import sys
+from pathlib import Path
+
 from dagster import Definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
+from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
 from .project import dbt_project
 from .segments import segmentation
 from .warehouse import Warehouse
 
+# The dbt installed beside this Python, so the venv works without being activated.
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+
 defs = Definitions(
-    assets=[dbt_models, segmentation],
+    assets=[dbt_models, segmentation, clv_scores, clv_holdout_evaluation],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE)),
         "warehouse": Warehouse(),
     },
     # DuckDB has one writer: steps run one at a time in one process.

@@ -1,5 +1,8 @@
 """Behavioural segments: fit on customer_features, write segments, profiles and the k search."""
 
+import hashlib
+
+import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
 
@@ -35,14 +38,17 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
 
     result = segment_customers(
         features,
-        k_range=(config.k_min, config.k_max),
+        k_range=range(config.k_min, config.k_max + 1),
         sample_size=config.silhouette_sample_size,
         random_state=config.random_state,
         slot_labels=slot_labels,
     )
-    context.log.info(f"Chose k={result.n_segments} ({result.model_version}) over {len(features)} customers")
+    version = model_version(result)
+    context.log.info(f"Chose k={result.n_clusters} ({version}) over {len(features)} customers")
 
-    names = result.profiles.set_index("segment_id")["segment_name"]
+    # segment ids start at 1 (1 = the largest) for analysts
+    profiles = result.profiles.assign(segment_id=result.profiles["segment_id"] + 1)
+    names = profiles.set_index("segment_id")["segment_name"]
     segment_ids = result.labels + 1
     segments = pa.table(
         {
@@ -50,13 +56,19 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
             "segment_id": pa.array(segment_ids, pa.int32()),
             "segment_name": pa.array(names.reindex(segment_ids).to_numpy(), pa.string()),
             "distance": pa.array(result.distances, pa.float64()),
-            "model_version": pa.array([result.model_version] * len(features), pa.string()),
+            "model_version": pa.array([version] * len(features), pa.string()),
             "as_of": pa.array([as_of] * len(features), pa.date32()),
         }
     )
     yield MaterializeResult(asset_key=AssetKey("customer_segments"),
                             metadata=warehouse.write_table("customer_segments", segments))
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
-                            metadata=warehouse.write_table("segment_profiles", result.profiles))
+                            metadata=warehouse.write_table("segment_profiles", profiles))
     yield MaterializeResult(asset_key=AssetKey("segmentation_metrics"),
                             metadata=warehouse.write_table("segmentation_metrics", result.metrics))
+
+
+def model_version(result) -> str:
+    """`kmeans-k<k>-<hash of the centres>`: equal versions mean identical models."""
+    digest = hashlib.sha256(np.round(result.model.cluster_centers_, 10).tobytes()).hexdigest()[:10]
+    return f"kmeans-k{result.n_clusters}-{digest}"

@@ -71,7 +71,7 @@ def test_second_run_gives_identical_tables(demo_data, demo_warehouse, tmp_path):
 
 def test_bi_tools_read_customer_360_read_only(demo_warehouse):
     with duckdb.connect(str(demo_warehouse), read_only=True) as con:
-        count = con.sql("select count(*) from customer_360").fetchone()[0]
+        count = con.sql("select count(*) from customer_360").fetchall()[0][0]
     engine = sqlalchemy.create_engine(f"duckdb:///{demo_warehouse}", connect_args={"read_only": True})
     with engine.connect() as con:
         assert con.execute(sqlalchemy.text("select count(*) from customer_360")).scalar() == count > 0
