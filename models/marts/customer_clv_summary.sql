@@ -5,4 +5,4 @@ with summary as (
 
 )
 
-select customer_id, frequency, recency, T, monetary_value from summary
+select customer_id, frequency, recency, T, monetary_value, period_days from summary
