@@ -18,6 +18,10 @@ class SegmentationConfig(Config):
     k_max: int = 10
     silhouette_sample_size: int = 10_000
     random_state: int = 0
+    # Each block's share of the distance: behaviour (RFM, basket, cadence, returns, trend) defines segments; the
+    # category and channel mixes refine them; demographics mostly describe them (and are noise in many shops).
+    block_weights: dict[str, float] = {"behaviour": 1.0, "category_mix": 0.5, "channel_mix": 0.5,
+                                       "demographics": 0.25}
 
 
 @multi_asset(
@@ -42,6 +46,7 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
         sample_size=config.silhouette_sample_size,
         random_state=config.random_state,
         slot_labels=slot_labels,
+        block_weights=config.block_weights,
     )
     version = model_version(result)
     context.log.info(f"Chose k={result.n_clusters} ({version}) over {len(features)} customers")
