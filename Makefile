@@ -47,8 +47,7 @@ dev: setup
 	$(BIN)/dagster dev -m dagster_assets.definitions -h 127.0.0.1
 
 bench: setup
-	$(BIN)/python bench/bench_features.py
-	$(BIN)/python bench/bench_segmentation.py
+	$(BIN)/python bench/bench_pipeline.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

@@ -70,7 +70,8 @@ summary as (
         cast(coalesce(h.holdout_purchase_days, 0) as {{ dbt.type_int() }}) as frequency_holdout,
         cast(coalesce(h.holdout_gross_amount, 0) as double) as monetary_value_holdout,
         cast({{ dbt.datediff('p.calibration_end_date', 'p.as_of_date', 'day') }} as double)
-            / {{ period_days }} as duration_holdout
+            / {{ period_days }} as duration_holdout,
+        cast({{ period_days }} as {{ dbt.type_int() }}) as period_days
     from calibration as c
     inner join first_day_amount as f on f.customer_id = c.customer_id
     cross join periods as p
