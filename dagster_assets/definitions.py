@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource
 
 from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
+from .explanations import segment_explanations
 from .project import dbt_project
 from .propensity import propensity
 from .segments import segmentation
@@ -17,7 +18,7 @@ from .warehouse import Warehouse
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 defs = Definitions(
-    assets=[dbt_models, segmentation, clv_scores, clv_holdout_evaluation, propensity],
+    assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE)),
         "warehouse": Warehouse(),

@@ -2,6 +2,8 @@
 
 import hashlib
 
+import joblib
+
 import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
@@ -50,6 +52,9 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
     )
     version = model_version(result)
     context.log.info(f"Chose k={result.n_clusters} ({version}) over {len(features)} customers")
+    # the fitted transform and model, so later steps (map, scoring) use exactly this model without refitting
+    joblib.dump({"transformer": result.transformer, "model": result.model, "version": version, "as_of": as_of},
+                warehouse.artifact_path(version))
 
     # segment ids start at 1 (1 = the largest) for analysts
     profiles = result.profiles.assign(segment_id=result.profiles["segment_id"] + 1)

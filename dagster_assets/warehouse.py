@@ -32,6 +32,18 @@ class Warehouse(ConfigurableResource):
     def path(self) -> Path:
         return resolve_database_path(EnvVar(DATABASE_ENV_VAR).get_value())
 
+    def artifact_path(self, name: str, suffix: str = ".joblib") -> Path:
+        """Where a fitted model is kept: `models/` beside the warehouse file (never committed)."""
+        folder = self.path.parent / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}{suffix}"
+
+    def report_path(self, name: str) -> Path:
+        """Where a generated report is written: `reports/` beside the warehouse file."""
+        folder = self.path.parent / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
