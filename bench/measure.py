@@ -50,7 +50,7 @@ def segmentation(database: str) -> None:
     with duckdb.connect(database, read_only=True) as con:
         features = con.sql("select * from customer_features order by customer_id").arrow().read_all().to_pandas()
     result = segment_customers(features)
-    print(f"# chose k={result.n_segments} on {len(features):,} customers", file=sys.stderr)
+    print(f"# chose k={result.n_clusters} on {len(features):,} customers", file=sys.stderr)
 
 
 STEPS = {"floor": floor_query, "features": feature_build, "segmentation": segmentation}

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
 
-from python_models.segmentation import segment_customers
+from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS, segment_customers
 
 from .warehouse import Warehouse
 
@@ -20,10 +20,8 @@ class SegmentationConfig(Config):
     k_max: int = 10
     silhouette_sample_size: int = 10_000
     random_state: int = 0
-    # Each block's share of the distance: behaviour (RFM, basket, cadence, returns, trend) defines segments; the
-    # category and channel mixes refine them; demographics mostly describe them (and are noise in many shops).
-    block_weights: dict[str, float] = {"behaviour": 1.0, "category_mix": 0.5, "channel_mix": 0.5,
-                                       "demographics": 0.25}
+    # each block's share of the distance (see python_models.segmentation.features)
+    block_weights: dict[str, float] = dict(DEFAULT_BLOCK_WEIGHTS)
 
 
 @multi_asset(

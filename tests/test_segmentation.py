@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from python_models.segmentation import (
+    DEFAULT_BLOCK_WEIGHTS,
     AutoKMeans,
     CustomerFeatureTransformer,
     SegmentationResult,
@@ -247,7 +248,7 @@ def test_block_weighting_stops_many_noise_columns_dominating(planted):
     X = t.transform(noisy)
     for block, cols in t.blocks_.items():
         idx = [names.index(c) for c in cols]
-        expected = 0.5 if block == "demographics" else 1.0
+        expected = DEFAULT_BLOCK_WEIGHTS[block]
         assert_allclose(X[:, idx].var(axis=0).sum(), expected, rtol=1e-9)
     model = AutoKMeans().fit(X)
     assert model.n_clusters_ == len(PLANTED)
@@ -474,7 +475,7 @@ def test_transformer_blocks_and_variances(planted):
     assert len(t.blocks_["category_mix"]) == 9
     assert len(t.blocks_["channel_mix"]) == 5
     assert_array_equal(X[:, names.index("category_mix__category_share_08")], 0.0)
-    expected = {"behaviour": 2.0, "category_mix": 1.0, "channel_mix": 0.25, "demographics": 0.5}
+    expected = {**DEFAULT_BLOCK_WEIGHTS, **weights}
     for block, cols in t.blocks_.items():
         idx = [names.index(c) for c in cols]
         assert_allclose(X[:, idx].var(axis=0).sum(), expected[block], rtol=1e-9)
@@ -563,7 +564,7 @@ def test_transformer_rare_levels_not_blown_up():
     rare = X[:, names.index("demographics__region_atlantis")]
     assert np.abs(rare).max() <= t.block_scale_["demographics"]
     demo = [names.index(c) for c in t.blocks_["demographics"]]
-    assert_allclose(X[:, demo].var(axis=0).sum(), 0.5)
+    assert_allclose(X[:, demo].var(axis=0).sum(), DEFAULT_BLOCK_WEIGHTS["demographics"])
 
 
 def test_transformer_numpy_input_single_block():
