@@ -48,6 +48,7 @@ dev: setup
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_clv.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

@@ -8,28 +8,40 @@ times for ``python_models.clv``:
 * scoring every customer: P(alive), expected purchases in 30/90/365 days and
   12-month CLV (monthly discount 1 %),
 
-and compares in the same run against ``lifetimes`` if it is importable, else
-against a straightforward scipy implementation on the same data: the same
-log-likelihood formulas evaluated on every row (no merging of identical rows),
-L-BFGS-B with scipy's finite-difference gradient, one start, and scoring by
-evaluating the formulas on every row for every horizon.
+and compares in the same run against a baseline on the same data:
+
+* by default a straightforward scipy implementation: the same log-likelihood
+  formulas evaluated on every row (no merging of identical rows), L-BFGS-B with
+  scipy's finite-difference gradient, one start, and scoring by evaluating the
+  formulas on every row for every horizon;
+* with ``--lifetimes-python PATH``, ``lifetimes`` with its defaults, run by
+  ``bench/lifetimes_runner.py`` in that interpreter (lifetimes 0.11 needs
+  numpy < 2 and pandas < 2, so it lives in its own virtualenv).  The summary
+  goes over in a temporary .npz; timings, parameters and scores come back.
+  lifetimes' CLV with ``freq="D"`` counts a month as 30 days (ours 30.4375), so
+  its CLV is compared with ours at 30-day months.
 
 Prints figures only (no asserts).  Peak memory is the process high-water mark
-(``ru_maxrss``) after each phase, and, with ``--tracemalloc``, the peak of
-numpy/Python allocations inside each phase (a second, traced pass).
+(``ru_maxrss``) after each phase -- for lifetimes, that of its own process --
+and, with ``--tracemalloc``, the peak of numpy/Python allocations inside each
+phase (a second, traced pass).
 
 Usage::
 
     .venv/bin/python bench/bench_clv.py [--n 1000000] [--seed 0] [--no-baseline] [--tracemalloc]
+                                        [--lifetimes-python /tmp/ltvenv/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -84,10 +96,14 @@ class Timer:
 
     def print(self, title: str) -> None:
         print(f"\n{title}")
-        print(f"  {'phase':34s} {'seconds':>8s} {'peak RSS MiB':>13s}" + ("  traced peak MiB" if self.trace else ""))
+        print(f"  {'phase':35s} {'seconds':>8s} {'peak RSS MiB':>13s}" + ("  traced peak MiB" if self.trace else ""))
         for label, dt, rss, traced in self.rows:
             extra = f"  {traced:15.0f}" if traced is not None else ""
-            print(f"  {label:34s} {dt:8.2f} {rss:13.0f}{extra}")
+            print(f"  {label:35s} {dt:8.2f} {rss:13.0f}{extra}")
+
+
+def load_average() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 # ----------------------------------------------------------------- data
@@ -185,24 +201,20 @@ def run_naive(data: dict, timer: Timer) -> dict:
     return {"bg": bg_prm, "gg": gg_prm, "bg_res": bg_res, "gg_res": gg_res, "scores": scores}
 
 
-def run_lifetimes(lifetimes, data: dict, timer: Timer) -> dict:  # pragma: no cover - lifetimes not installed here
-    import pandas as pd
-
-    df = pd.DataFrame({k: data[k] for k in ("frequency", "recency", "T", "monetary")})
-    rep = df[df["frequency"] > 0]
-    bg = timer.run("BG/NBD fit", lifetimes.BetaGeoFitter().fit, df["frequency"], df["recency"], df["T"])
-    gg = timer.run("Gamma-Gamma fit (repeaters)", lifetimes.GammaGammaFitter().fit, rep["frequency"],
-                   rep["monetary"])
-    scores = {"p_alive": timer.run("score P(alive)", bg.conditional_probability_alive, df["frequency"],
-                                   df["recency"], df["T"])}
-    for h in HORIZONS_DAYS:
-        scores[f"e{h}"] = timer.run(f"score E[purchases {h} d]",
-                                    bg.conditional_expected_number_of_purchases_up_to_time, h,
-                                    df["frequency"], df["recency"], df["T"])
-    scores["clv"] = timer.run(f"score CLV {CLV_MONTHS} months", gg.customer_lifetime_value, bg,
-                              df["frequency"], df["recency"], df["T"], df["monetary"],
-                              time=CLV_MONTHS, discount_rate=DISCOUNT, freq="D")
-    return {"bg": dict(bg.params_), "gg": dict(gg.params_), "scores": scores}
+# ------------------------------------------------ lifetimes, in its own venv
+def run_lifetimes(python: str, data: dict, timer: Timer) -> dict:
+    """Run ``lifetimes_runner.py`` under ``python``; its per-phase rows go into ``timer``."""
+    runner = Path(__file__).with_name("lifetimes_runner.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        summary, scores = Path(tmp, "summary.npz"), Path(tmp, "scores.npz")
+        np.savez(summary, **data, horizons=np.array(HORIZONS_DAYS), clv_months=CLV_MONTHS, discount=DISCOUNT)
+        proc = subprocess.run([python, str(runner), str(summary), str(scores)],
+                              stdout=subprocess.PIPE, text=True, check=True)
+        out = json.loads(proc.stdout.splitlines()[-1])
+        with np.load(scores) as z:
+            out["scores"] = {k: z[k] for k in z.files}
+    timer.rows = [(label, dt, rss, None) for label, dt, rss in out["rows"]]
+    return out
 
 
 # -------------------------------------------------------------------- main
@@ -212,10 +224,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-baseline", action="store_true", help="skip the comparison run")
     ap.add_argument("--tracemalloc", action="store_true", help="second pass with per-phase traced peaks")
+    ap.add_argument("--lifetimes-python", metavar="PATH",
+                    help="interpreter with lifetimes installed; compare against it instead of the scipy baseline")
     args = ap.parse_args()
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"load average (1/5/15 min) {load_average()}")
     t0 = time.perf_counter()
     data = synthesize(args.n, args.seed)
     x = data["frequency"]
@@ -245,43 +259,53 @@ def main() -> None:
           f"mean CLV {s['clv'].mean():.2f}, total CLV {s['clv'].sum():,.0f}")
 
     if not args.no_baseline:
-        try:
-            import lifetimes  # noqa: F401
-
-            name = f"lifetimes {lifetimes.__version__}"
-            runner = lambda d, t: run_lifetimes(lifetimes, d, t)  # noqa: E731
-        except ImportError:
-            name = ("straightforward scipy (lifetimes is not importable): every row, "
-                    "finite-difference gradient, L-BFGS-B, 1 start")
-            runner = run_naive
         base_timer = Timer()
-        base = runner(data, base_timer)
+        ref = dict(s)
+        if args.lifetimes_python:
+            base = run_lifetimes(args.lifetimes_python, data, base_timer)
+            v = base["versions"]
+            name = (f"lifetimes {v['lifetimes']}, default settings, in {args.lifetimes_python} (python {v['python']}, "
+                    f"numpy {v['numpy']}, pandas {v['pandas']}, scipy {v['scipy']})")
+            base_rss = f"peak RSS {base_timer.rows[-1][2]:.0f} MiB (its own process)"
+            # lifetimes' freq="D" month is 30 days: compare its CLV with ours at the same month length
+            ref["clv"] = gg.customer_lifetime_value(bg, x, data["recency"], data["T"], data["monetary"],
+                                                    time_months=CLV_MONTHS, discount_rate=DISCOUNT,
+                                                    days_per_month=30.0)
+        else:
+            base = run_naive(data, base_timer)
+            name = "straightforward scipy: every row, finite-difference gradient, L-BFGS-B, 1 start"
+            base_rss = f"peak RSS {rss_mib():.0f} MiB (cumulative, includes the run above)"
         base_timer.print(f"baseline: {name}")
         base_fit, base_score = base_timer.total(fit_labels), base_timer.total(score_labels)
-        print(f"  fit {base_fit:.2f} s + scoring {base_score:.2f} s = {base_fit + base_score:.2f} s; "
-              f"peak RSS {rss_mib():.0f} MiB (cumulative, includes the run above)")
+        print(f"  fit {base_fit:.2f} s + scoring {base_score:.2f} s = {base_fit + base_score:.2f} s; {base_rss}")
         if "bg_res" in base:
             print(f"  BG/NBD optimizer: {base['bg_res'].nfev} evaluations, {base['bg_res'].message}; "
                   f"Gamma-Gamma: {base['gg_res'].nfev} evaluations, {base['gg_res'].message}")
-        rel = max(abs(base["bg"][k] / bg.params_[k] - 1) for k in BG_TRUTH)
-        rel_gg = max(abs(base["gg"][k] / gg.params_[k] - 1) for k in GG_TRUTH)
-        print(f"  params vs ours: BG/NBD max rel. diff {rel:.1e}, Gamma-Gamma {rel_gg:.1e}")
+
+        print(f"\nparameters (alpha in days):\n  {'':18s} {'truth':>8s} {'ours':>12s} {'baseline':>12s} "
+              f"{'rel. diff':>10s}")
+        for model_name, model, truth, key in (("BG/NBD", bg, BG_TRUTH, "bg"), ("Gamma-Gamma", gg, GG_TRUTH, "gg")):
+            for k in truth:
+                o, b = model.params_[k], base[key][k]
+                print(f"  {model_name:11s} {k:6s} {truth[k]:8.4g} {o:12.6g} {b:12.6g} {b / o - 1:+10.1e}")
         for key in s:
-            d = np.max(np.abs(np.asarray(base["scores"][key]) - s[key]) / np.maximum(np.abs(s[key]), 1e-12))
+            d = np.max(np.abs(np.asarray(base["scores"][key]) - ref[key]) / np.maximum(np.abs(ref[key]), 1e-12))
             print(f"  score {key:8s} max rel. diff vs ours {d:.1e}")
-        print("\nspeed ratio (baseline / ours):")
+
+        print(f"\nside by side, wall seconds:\n  {'phase':35s} {'ours':>8s} {'baseline':>9s} {'baseline/ours':>14s}")
         base_times = {lb: bt for lb, bt, _, _ in base_timer.rows}
         for label, dt, _, _ in ours_timer.rows:
             b = base_times.get(label, base_times["BG/NBD fit"])
-            print(f"  {label:34s} {b / dt:6.1f}x  ({b:.2f} s vs {dt:.2f} s)")
-        print(f"  {'fit total':34s} {base_fit / ours_fit:6.1f}x")
-        print(f"  {'scoring total':34s} {base_score / ours_score:6.1f}x")
-        print(f"  {'fit + scoring':34s} {(base_fit + base_score) / (ours_fit + ours_score):6.1f}x")
+            print(f"  {label:35s} {dt:8.2f} {b:9.2f} {b / dt:13.1f}x")
+        for label, o, b in (("fit total", ours_fit, base_fit), ("scoring total", ours_score, base_score),
+                            ("fit + scoring", ours_fit + ours_score, base_fit + base_score)):
+            print(f"  {label:35s} {o:8.2f} {b:9.2f} {b / o:13.1f}x")
 
     if args.tracemalloc:
         traced = Timer(trace=True)
         run_ours(data, traced)
         traced.print("python_models.clv, traced pass (tracemalloc slows it down; memory, not time)")
+    print(f"\nload average at the end (1/5/15 min) {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,5 @@
+{{ config(materialized="table") }}
+
 -- One row per customer per day with a purchase (same-day orders merged, as in BTYD models), with the gap to the
 -- customer's previous purchase day.
 with orders as (

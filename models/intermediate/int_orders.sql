@@ -1,3 +1,5 @@
+{{ config(materialized="table") }}
+
 -- One row per customer order: purchase and return amounts of its lines.
 with lines as (
 

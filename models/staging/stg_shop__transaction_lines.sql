@@ -1,3 +1,6 @@
+-- A table: both the accepted lines and the quarantine read it, and the duplicate check is its costliest step.
+{{ config(materialized="table") }}
+
 -- Every input line with its typed values and, when rejected, the first reason that applies (in the order below).
 with source as (
 

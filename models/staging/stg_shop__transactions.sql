@@ -1,5 +1,4 @@
-{{ config(materialized="table") }}
-
+-- A view: a filter over the typed lines table, so the accepted lines are not written twice.
 -- Accepted order lines, typed. A negative quantity is a return and is kept.
 with source as (
 
