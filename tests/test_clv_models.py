@@ -331,6 +331,46 @@ def test_clv_equals_explicit_discounted_sum(bgnbd, gamma_gamma):
     np.testing.assert_allclose(undiscounted, 10.0 * bgnbd.expected_purchases(3 * month, x, t_x, T), rtol=1e-12)
 
 
+@pytest.mark.parametrize("unit_days", [1.0, 7.0])  # whole days (presence-table merge) and weeks (np.unique)
+def test_scoring_on_merged_rows_equals_row_by_row(monkeypatch, unit_days):
+    # above MERGE_MIN_ROWS, scores are evaluated once per distinct (x, T) or (t, n) and broadcast
+    # back; they must equal row-by-row evaluation (bit for bit, CLV to rounding)
+    from python_models.clv import beta_geo
+
+    rng = np.random.default_rng(3)
+    n = 3 * beta_geo.MERGE_MIN_ROWS
+    T = rng.integers(1, 400, n).astype(float)
+    sim = simulate_beta_geo(T, 0.25, 40.0, 0.8, 2.5, random_state=4)
+    x, t_x, T = sim["frequency"], np.floor(sim["recency"]) / unit_days, T / unit_days
+    m = simulate_gamma_gamma_spend(x, 6.0, 3.8, 15.0, random_state=5)
+    bg = BetaGeoModel.from_params(r=0.25, alpha=40.0 / unit_days, a=0.8, b=2.5)
+    gg = GammaGammaModel.from_params(p=6.0, q=3.8, v=15.0)
+    t_grid, n_grid = np.repeat([10.0, 30.0, 365.0], n // 3), np.tile(np.arange(n // 3) % 25, 3)
+
+    def scores():
+        return {"p_alive": bg.probability_alive(x, t_x, T),
+                "e": [bg.expected_purchases(h / unit_days, x, t_x, T) for h in (0.0, 30.0, 365.0)],
+                "clv": gg.customer_lifetime_value(bg, x, t_x, T, m, time_months=12, time_unit_days=unit_days),
+                "pn": bg.probability_n_purchases(t_grid, n_grid)}
+
+    merged = scores()
+    assert len(np.unique(np.stack([x, T]), axis=1)[0]) < n / 5  # merging does collapse rows here
+    monkeypatch.setattr(beta_geo, "MERGE_MIN_ROWS", 10**12)  # every row on its own
+    rowwise = scores()
+    np.testing.assert_array_equal(merged["p_alive"], rowwise["p_alive"])
+    for a, b in zip(merged["e"], rowwise["e"]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(merged["pn"], rowwise["pn"])
+    np.testing.assert_allclose(merged["clv"], rowwise["clv"], rtol=1e-12, atol=0)
+    # and CLV is the discounted sum of row-by-row expected purchases
+    month = 30.4375 / unit_days
+    cum = [bg.expected_purchases(k * month, x, t_x, T) for k in range(13)]
+    manual = gg.expected_average_value(x, m) * sum((cum[k] - cum[k - 1]) / 1.01 ** k for k in range(1, 13))
+    np.testing.assert_allclose(merged["clv"], manual, rtol=1e-12, atol=0)
+    # scalar and broadcast inputs still take the general path
+    assert bg.expected_purchases([10.0, 20.0], x[:2], t_x[:2], T[:2]).shape == (2,)
+
+
 # ------------------------------------------------------------- fitting machinery
 def test_weights_give_the_same_fit_as_repeated_rows(summary, bgnbd):
     grouped = summary.groupby(["x", "t_x", "T"], as_index=False).size()
@@ -381,6 +421,60 @@ def test_parameter_recovery_on_simulated_data():
     gg = GammaGammaModel().fit(sim["frequency"][rep], spend[rep])
     for k, v in {"p": 6.0, "q": 3.8, "v": 15.0}.items():
         assert abs(gg.params_[k] - v) < 4 * gg.standard_errors_[k], k
+
+
+def _merge_with_np_unique(*columns):
+    values, codes = zip(*(np.unique(c, return_inverse=True) for c in columns))
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for v, c in zip(values, codes):
+        key = key * len(v) + c.ravel()
+    ukey, inverse = np.unique(key, return_inverse=True)
+    return values, ukey, inverse.ravel()
+
+
+def test_merge_identical_rows_fast_paths_equal_np_unique():
+    # whole-number columns use a presence table and row keys a radix sort: same result as np.unique
+    from python_models.clv import row_merging
+
+    rng = np.random.default_rng(11)
+    n = 4 * row_merging.FAST_MIN_ROWS
+    cases = [
+        (rng.integers(0, 100, n) * 1.0, rng.integers(0, 731, n) * 1.0, rng.integers(1, 731, n) * 1.0),
+        (rng.integers(0, 5, n) * 1.0, rng.integers(-10**6, 10**6, n) * 1.0),  # wide span: np.unique
+        (rng.integers(0, 50, n) + 0.25, rng.integers(0, 60, n) / 7.0),  # offset whole numbers; fractions
+        (rng.integers(0, 3000, n) * 1.0, rng.integers(0, 3000, n) * 1.0, rng.integers(0, 3000, n) * 1.0,
+         rng.integers(0, 3000, n) * 1.0),  # 46-bit keys: three radix passes
+        (1e15 + rng.integers(0, 50, n), rng.normal(size=n)),  # large values; continuous column
+    ]
+    for columns in cases:
+        merged = merge_identical_rows(*columns)
+        values, ukey, inverse = _merge_with_np_unique(*columns)
+        for got, want in zip(merged.values, values):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(merged.inverse, inverse)
+        assert merged.n_rows == len(ukey) and merged.weights.sum() == n
+        for i, col in enumerate(columns):
+            np.testing.assert_array_equal(merged.column(i)[merged.inverse], col)
+    scaled = merge_identical_rows(*cases[0]).scaled(1.0, 0.5, 0.5)
+    direct = merge_identical_rows(cases[0][0], cases[0][1] * 0.5, cases[0][2] * 0.5)
+    for a, b in zip(scaled.values + scaled.codes, direct.values + direct.codes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stop_early_keeps_the_optimum_and_the_errors(summary, bgnbd):
+    assert bgnbd.n_starts_run_ == 3  # default: every start runs, fits are bit-for-bit reproducible
+    quick = BetaGeoModel(stop_early=True).fit(summary["x"], summary["t_x"], summary["T"])
+    assert quick.n_starts_run_ == 2 and quick.n_starts_accepted_ == 2  # the first two starts agree
+    for k, v in bgnbd.params_.items():
+        assert quick.params_[k] == pytest.approx(v, rel=1e-6)
+    assert quick.log_likelihood_ == pytest.approx(bgnbd.log_likelihood_, abs=1e-6)
+    # starts that fail or disagree all run, and a bad fit still raises
+    x, t_x, T = [0, 1, 2, 0, 5, 3], [0, 10.0, 20.0, 0, 30.0, 12.0], [40.0, 40.0, 40.0, 35.0, 38.0, 40.0]
+    with pytest.raises(ConvergenceError, match="flat"):
+        BetaGeoModel(stop_early=True).fit(x, t_x, T)
+    with pytest.raises(ConvergenceError, match="Gamma-Gamma|GammaGamma"):
+        GammaGammaModel(stop_early=True).fit(np.arange(1, 101), np.full(100, 10.0))
+    assert BetaGeoModel(stop_early=True).get_params()["stop_early"] is True
 
 
 # --------------------------------------------------------------- failing fits

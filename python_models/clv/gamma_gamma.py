@@ -130,7 +130,7 @@ class GammaGammaModel(ParametricModel):
         x, m = check_monetary(frequency, monetary_value, for_fit=True)
         w = check_weights(weights, len(x))
         money_scale = 1.0 / (dot(w, m) / w.sum())  # fit in units of the mean spend
-        merged = merge_identical_rows(x, m * money_scale, weights=w)
+        merged = merge_identical_rows(x, m, weights=w).scaled(1.0, money_scale)
         lik = _GammaGammaLikelihood(merged)
         res = self._optimize(self._penalised_objective(lik, lik.total_weight))
         p, q, v_s = np.exp(res.theta)

@@ -57,6 +57,20 @@ def discounted_lifetime_value(transaction_model, frequency, recency, T, value_pe
         raise ValueError("time_unit_days and days_per_month must be > 0")
     value = as_float_array(value_per_purchase, "value_per_purchase")
     x, t_x, age = check_rfm(frequency, recency, T)
+    month = days_per_month / time_unit_days
+    discounts = [(1.0 + discount_rate) ** k for k in range(1, int(time_months) + 1)]
+    factors = getattr(transaction_model, "_expected_purchases_factors", None)
+    if factors is not None and x.ndim == 1:
+        # E[Y(t)] = curve(t; x, T) * P(alive): sum the discounted increments of the curve once
+        # per distinct (x, T) pair, then scale by P(alive) per row
+        p_alive, curves, index = factors([k * month for k in range(1, int(time_months) + 1)], x, t_x, age)
+        per_pair = 0.0
+        previous = 0.0
+        for curve, discount in zip(curves, discounts):
+            per_pair = per_pair + (curve - previous) / discount
+            previous = curve
+        total = (per_pair if index is None else per_pair[index]) * p_alive
+        return np.asarray(value * total)
     inverse = None
     if x.ndim == 1 and x.size > 1:
         # identical (x, t_x, T) histories have identical forecasts: evaluate the
@@ -64,12 +78,11 @@ def discounted_lifetime_value(transaction_model, frequency, recency, T, value_pe
         merged = merge_identical_rows(x, t_x, age)
         x, t_x, age = merged.column(0), merged.column(1), merged.column(2)
         inverse = merged.inverse
-    month = days_per_month / time_unit_days
     previous = 0.0
     total = 0.0
-    for k in range(1, int(time_months) + 1):
+    for k, discount in enumerate(discounts, start=1):
         cumulative = np.asarray(transaction_model.expected_purchases(k * month, x, t_x, age))
-        total = total + (cumulative - previous) / (1.0 + discount_rate) ** k
+        total = total + (cumulative - previous) / discount
         previous = cumulative
     if inverse is not None:
         total = total[inverse]

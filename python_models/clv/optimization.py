@@ -10,10 +10,30 @@ So is an optimum where the objective is flat in some direction (Hessian not
 positive definite): when the maximum likelihood is approached only as a
 parameter goes to 0 or infinity (e.g. no customer ever repeats), the
 gradient fades and L-BFGS-B reports convergence somewhere along the ridge.
+
+Early stop of the starts (``stop_early=True``, off by default): the starts run
+in order, and once two of them have converged to the same optimum -- objectives within ``AGREE_OBJECTIVE``
+(relative) and every log-parameter within ``AGREE_LOG_PARAM`` (about 1e-4
+relative in the parameters) -- the remaining starts are skipped: a third start
+would only confirm the optimum.  When the starts disagree or fail, all
+``n_starts`` run and the rules above (best converged optimum, errors) apply
+unchanged.  ``n_starts_run`` tells how many ran.  Measured on a million
+simulated customers it saves ~0.1 s of a 0.5 s BG/NBD fit and ~0.2 s of a
+0.4 s Gamma-Gamma fit, but agreeing starts differ at the optimizer's precision
+(objective ~1e-14, parameters ~1e-7 relative) and the skipped start is
+sometimes the best of the three, so the fitted parameters move by up to ~3e-7:
+off by default, so that fits do not depend on it.
+
+L-BFGS-B does a few small BLAS operations per iteration; with OpenBLAS's
+default threads each wakes a thread pool, which on a loaded 2-core machine
+costs milliseconds per iteration (more than the likelihood on 300k rows), so
+the optimisation runs with BLAS limited to one thread (via ``threadpoolctl``,
+when installed).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +41,11 @@ import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
 from .exceptions import ConvergenceError
+
+try:  # scikit-learn's dependency; only a speed-up
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 __all__ = ["MultiStartResult", "minimize_multistart", "central_difference_gradient", "hessian_from_gradient"]
 
@@ -36,6 +61,11 @@ ACCEPT_GRADIENT = 1e-6
 MIN_CURVATURE = 1e-6
 #: Step of the finite-difference Hessian (in log-parameters).
 HESSIAN_STEP = 1e-3
+#: Two converged starts agree (and the remaining starts are skipped) when their
+#: objectives differ by at most AGREE_OBJECTIVE * (1 + |objective|) ...
+AGREE_OBJECTIVE = 1e-10
+#: ... and no log-parameter differs by more than this (~ relative parameter difference).
+AGREE_LOG_PARAM = 1e-4
 
 
 @dataclass(frozen=True)
@@ -51,7 +81,9 @@ class MultiStartResult:
     result : scipy.optimize.OptimizeResult
         Optimizer result of the best start.
     n_starts, n_accepted : int
-        Number of starts tried / that reached an acceptable optimum.
+        Number of starts requested / that reached an acceptable optimum.
+    n_starts_run : int
+        Number of starts run (fewer than ``n_starts`` after an early stop).
     hessian : ndarray
         Finite-difference Hessian of the objective at ``theta``.
     """
@@ -62,6 +94,7 @@ class MultiStartResult:
     n_starts: int
     n_accepted: int
     hessian: np.ndarray
+    n_starts_run: int = 0
 
 
 def central_difference_gradient(fun: Callable[[np.ndarray], float], theta: np.ndarray, step: float = 1e-5):
@@ -83,6 +116,12 @@ def hessian_from_gradient(objective, theta: np.ndarray, step: float = HESSIAN_ST
         e[i] = step
         H[:, i] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2.0 * step)
     return 0.5 * (H + H.T)
+
+
+def _single_threaded_blas():
+    if threadpool_limits is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _fmt(names, theta) -> str:
@@ -110,12 +149,14 @@ def minimize_multistart(
     start_scale: float = 1.0,
     maxiter: int = 2000,
     model_name: str = "model",
+    stop_early: bool = False,
 ) -> MultiStartResult:
     """Minimise ``objective(theta) -> (value, gradient)`` from several starts.
 
     Start 0 is ``x0`` (zeros, i.e. all parameters 1, when omitted); the others are
     ``x0 + N(0, start_scale^2)`` draws from ``numpy.random.default_rng(random_state)``,
-    so the fit is deterministic for a given ``random_state``.
+    so the fit is deterministic for a given ``random_state``.  With ``stop_early``
+    the starts stop once two converged starts agree (see the module docstring).
 
     Raises
     ------
@@ -133,6 +174,29 @@ def minimize_multistart(
     starts = [x0]
     for _ in range(n_starts - 1):
         starts.append(np.clip(x0 + rng.normal(0.0, start_scale, k), -0.5 * LOG_PARAM_BOUND, 0.5 * LOG_PARAM_BOUND))
+    with _single_threaded_blas():
+        return _minimize_multistart(objective, param_names, starts, maxiter, model_name, stop_early)
+
+
+def _on_box(res) -> bool:
+    return bool(np.any(np.abs(res.x) > LOG_PARAM_BOUND - 1e-3))
+
+
+def _accepted(res) -> bool:
+    return bool(np.isfinite(res.fun) and not _on_box(res)
+                and (res.success or np.max(np.abs(res.jac)) < ACCEPT_GRADIENT))
+
+
+def _agree(res1, res2) -> bool:
+    """Two accepted starts found the same optimum (see the module docstring)."""
+    scale = 1.0 + min(abs(res1.fun), abs(res2.fun))
+    return bool(abs(res1.fun - res2.fun) <= AGREE_OBJECTIVE * scale
+                and np.max(np.abs(np.asarray(res1.x) - np.asarray(res2.x))) <= AGREE_LOG_PARAM)
+
+
+def _minimize_multistart(objective, param_names, starts, maxiter, model_name, stop_early) -> MultiStartResult:
+    n_starts = len(starts)
+    k = len(param_names)
     fun = _safe(objective)
     bounds = [(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * k
     results = []
@@ -145,13 +209,10 @@ def minimize_multistart(
         res = minimize(fun, start, jac=True, method="L-BFGS-B", bounds=bounds,
                        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 20})
         results.append(res)
+        if stop_early and _accepted(res) and any(_agree(res, other) for other in results[:-1] if _accepted(other)):
+            break
 
-    def on_box(res):
-        return bool(np.any(np.abs(res.x) > LOG_PARAM_BOUND - 1e-3))
-
-    def accepted(res):
-        return (np.isfinite(res.fun) and not on_box(res)
-                and (res.success or np.max(np.abs(res.jac)) < ACCEPT_GRADIENT))
+    on_box, accepted = _on_box, _accepted
 
     finite = [r for r in results if np.isfinite(r.fun)]
     good = [r for r in results if accepted(r)]
@@ -190,4 +251,4 @@ def minimize_multistart(
             f"consider penalizer > 0 (optimizer message: {best.message!s})"
         )
     return MultiStartResult(theta=theta, objective=float(best.fun), result=best,
-                            n_starts=n_starts, n_accepted=len(good), hessian=hessian)
+                            n_starts=n_starts, n_accepted=len(good), hessian=hessian, n_starts_run=len(results))

@@ -165,7 +165,7 @@ class ParetoNBDModel(ParametricModel):
                 "so the likelihood has no maximum (it grows as r -> 0)"
             )
         scale = TIME_SCALE_TARGET / age.max()
-        merged = merge_identical_rows(x, t_x * scale, age * scale, weights=w)
+        merged = merge_identical_rows(x, t_x, age, weights=w).scaled(1.0, scale, scale)
         lik = _ParetoNBDLikelihood(merged)
         pen = float(self.penalizer)
 
