@@ -1,3 +1,5 @@
+{{ config(meta={"dagster": {"ref": {"name": "rejected_transactions"}}}) }}
+
 -- Every input line is either accepted or rejected, never both, never lost.
 with counts as (
 

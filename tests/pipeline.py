@@ -35,13 +35,13 @@ def parse_dbt_project() -> None:
     subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", str(ROOT)], cwd=ROOT, check=True)
 
 
-def materialize_all(data_dir: Path, database: Path, as_of: str | None = None, raise_on_error: bool = True):
-    """Materialize every asset, in process, with a throwaway Dagster instance."""
+def materialize_all(data_dir: Path, database: Path, raise_on_error: bool = True, **env: str | None):
+    """Materialize every asset, in process, with a throwaway Dagster instance; `env` sets more SEGMENTS_* values."""
     from dagster import DagsterInstance
 
     from dagster_assets.definitions import defs
 
-    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), SEGMENTS_AS_OF=as_of):
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), **env):
         job = defs.resolve_implicit_global_asset_job_def()
         return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
 
