@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from .project import dbt_project
-from .warehouse import Warehouse
+from .warehouse import PREVIEW_ROWS, Warehouse, table_metadata
 
 
 class SegmentsTranslator(DagsterDbtTranslator):
@@ -42,14 +42,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             if not relation:
                 yield event
                 continue
-            preview = con.sql(f"select * from {relation} limit 10").df()
-            yield event.with_metadata(
-                {
-                    **event.metadata,
-                    "dagster/row_count": con.sql(f"select count(*) from {relation}").fetchall()[0][0],
-                    "preview": preview.to_markdown(index=False) if len(preview) else "(empty)",
-                }
-            )
+            row_count = con.sql(f"select count(*) from {relation}").fetchall()[0][0]
+            preview = con.sql(f"select * from {relation} limit {PREVIEW_ROWS}").df()
+            yield event.with_metadata({**event.metadata, **table_metadata(row_count, preview)})
 
 
 def _tables(manifest: Mapping[str, Any]) -> dict[AssetKey, str]:

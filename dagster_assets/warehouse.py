@@ -70,12 +70,15 @@ class Warehouse(ConfigurableResource):
             con.execute(f"create or replace table main.{name} as select * from incoming")
             con.execute("commit")
             con.unregister("incoming")
-        return table_metadata(table)
+        return table_metadata(table.num_rows, table.slice(0, PREVIEW_ROWS).to_pandas())
 
 
-def table_metadata(table: pa.Table, preview_rows: int = 10) -> dict:
-    preview = table.slice(0, preview_rows).to_pandas()
+PREVIEW_ROWS = 10
+
+
+def table_metadata(row_count: int, preview: pd.DataFrame) -> dict:
+    """Dagster metadata for a written table: its row count and its first rows as a Markdown table."""
     return {
-        "dagster/row_count": MetadataValue.int(table.num_rows),
+        "dagster/row_count": MetadataValue.int(row_count),
         "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
     }
