@@ -35,6 +35,7 @@ from python_models.clv import (
 from python_models.clv.beta_geo import _BetaGeoLikelihood
 from python_models.clv.gamma_gamma import _GammaGammaLikelihood
 from python_models.clv.optimization import central_difference_gradient
+from python_models.clv.pareto_nbd import _died_integral, _log_A0, _log_F, _ParetoNBDLikelihood
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cdnow"
 
@@ -260,6 +261,59 @@ def test_pareto_lifetimes_assertions(pareto):
     # [LT] P(alive) = 0.9979 for the same customer at (0.5534, 10.5802, 0.6061, 11.6562)
     fixed = ParetoNBDModel.from_params(r=0.5534, alpha=10.5802, s=0.6061, beta=11.6562)
     assert fixed.probability_alive(26, 30.86, 31) == pytest.approx(0.9979, abs=1e-4)
+
+
+def test_pareto_analytic_gradient_matches_finite_differences(summary):
+    merged = merge_identical_rows(summary["x"].to_numpy(float), summary["t_x"].to_numpy(), summary["T"].to_numpy())
+    lik = _ParetoNBDLikelihood(merged)
+    for params in ([0.3, 5.0, 0.7, 2.0], [2.0, 1.0, 0.2, 30.0], [0.5, 40.0, 3.0, 2.0], [0.05, 0.01, 0.05, 5.0]):
+        params = np.array(params)
+        _, grad = lik(params)
+        numeric = central_difference_gradient(lambda q: lik(q, need_grad=False)[0], params, step=1e-6 * params.min())
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-4)
+
+
+def test_pareto_quadrature_likelihood_matches_hypergeometric_form(summary):
+    # the fit integrates the "died in (t_x, T]" term by Gauss-Legendre quadrature; the
+    # Fader-Hardie 2F1 form must give the same total LL (1e-9 relative) on CDNOW ...
+    from scipy.special import gammaln
+
+    x, t_x, T = summary["x"].to_numpy(float), summary["t_x"].to_numpy(), summary["T"].to_numpy()
+    merged = merge_identical_rows(x, t_x, T)
+    lik = _ParetoNBDLikelihood(merged)
+    mx, mt, mT, w = merged.column(0), merged.column(1), merged.column(2), merged.weights
+    for r, alpha, s, beta in ([0.5533, 10.578, 0.606, 11.668], [0.3, 5.0, 0.7, 2.0], [2.0, 1.0, 0.2, 30.0],
+                              [0.5, 40.0, 3.0, 2.0], [0.05, 1e-3, 0.05, 1e-6]):
+        A1 = gammaln(r + mx) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        with np.errstate(divide="ignore"):
+            died = np.log(s) - np.log(r + s + mx) + _log_A0(r, alpha, s, beta, mx, mt, mT)
+        alive = -(r + mx) * np.log(alpha + mT) - s * np.log(beta + mT)
+        hyp = np.sum(w * (A1 + np.logaddexp(alive, died)))
+        assert lik((r, alpha, s, beta), need_grad=False)[0] == pytest.approx(hyp, rel=1e-9)
+    # ... and the same integral row by row on extreme rows (many purchases, tiny or huge
+    # alpha/beta, t_x = 0, short and long windows); rows where F(t_x) ~ F(T) are left out:
+    # there the 2F1 difference loses digits (checked against scipy.integrate.quad instead)
+    xe = np.array([0, 0, 300, 300, 1000, 5, 1, 50, 2])
+    te = np.array([0, 0, 0.01, 9.9, 1, 1e-7, 5, 0.3, 0])
+    Te = np.array([10, 1e-4, 10, 10, 10, 10, 9, 10, 1e-3])
+    compared = 0
+    for r, alpha, s, beta in ([0.55, 2.72, 0.6, 3.0], [0.55, 3.0, 0.6, 2.72], [1, 1, 1, 1], [0.1, 0.01, 2, 50],
+                              [3, 50, 0.1, 1e-3], [0.5, 1e-6, 0.5, 1e-3], [0.5, 1e-3, 0.5, 1e-6], [20, 5, 20, 3]):
+        log_I, _ = _died_integral(r, alpha, s, beta, xe, te, Te)
+        with np.errstate(all="ignore"):  # 2F1 overflows on some of these rows: left out
+            f_tx, f_T = _log_F(r, alpha, s, beta, xe, te), _log_F(r, alpha, s, beta, xe, Te)
+            ref = _log_A0(r, alpha, s, beta, xe, te, Te) - np.log(r + s + xe)
+            ok = np.isfinite(ref) & (f_T - f_tx < np.log(0.5))
+        compared += ok.sum()
+        np.testing.assert_allclose(log_I[ok], ref[ok], rtol=0, atol=1e-10)
+    assert compared >= 40
+    # t_x == T: the integral is 0; t_x just below T: compare with adaptive quadrature
+    assert _died_integral(0.5, 2.0, 0.6, 3.0, np.array([3.0]), np.array([5.0]), np.array([5.0]))[0][0] == -np.inf
+    from scipy.integrate import quad
+    for r, alpha, s, beta, xx, tx, TT in ((0.55, 2.72, 0.6, 3.0, 5, 9.999999, 10), (3, 50, 0.1, 1e-3, 5, 9.99, 10)):
+        exact = quad(lambda u: (alpha + u) ** -(r + xx) * (beta + u) ** -(s + 1), tx, TT, epsabs=0, epsrel=1e-13)[0]
+        log_I, _ = _died_integral(r, alpha, s, beta, np.array([xx], float), np.array([tx]), np.array([TT], float))
+        assert log_I[0] == pytest.approx(np.log(exact), abs=1e-11)
 
 
 def test_pareto_probability_alive_properties(pareto):
