@@ -26,6 +26,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 # dagster-dbt reads target/manifest.json when the code location is imported.
 setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p "$(dir $(SEGMENTS_DUCKDB_PATH))"
 	$(BIN)/dbt parse --quiet --profiles-dir .
 
 $(DEMO_DIR)/transactions.csv: | $(BIN)/.installed

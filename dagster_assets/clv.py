@@ -3,13 +3,12 @@
 import base64
 
 import numpy as np
-import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
-from python_models.clv import BetaGeoModel, GammaGammaModel
-from python_models.clv.fallback import finite_mean_spend, fit_with_fallback
+from python_models.clv import BetaGeoModel
+from python_models.clv.fallback import fit_with_fallback
 from python_models.clv.evaluation import holdout_by_frequency, plot_tracking, tracking_curve
-from python_models.clv.scoring import churn_risk_band, value_tier
+from python_models.clv.scoring import at_least_one_day, score_customers
 
 from .warehouse import Warehouse
 
@@ -20,11 +19,6 @@ class ClvConfig(Config):
 
     horizon_months: int = 12
     monthly_discount_rate: float = 0.01
-
-
-def at_least_one_day(T: np.ndarray, period_days: int) -> np.ndarray:
-    """Customers first seen on the snapshot day have T = 0, which the models cannot score: count them one day old."""
-    return np.maximum(T, 1.0 / period_days)
 
 
 @multi_asset(
@@ -38,33 +32,8 @@ def at_least_one_day(T: np.ndarray, period_days: int) -> np.ndarray:
 )
 def clv_scores(context: AssetExecutionContext, config: ClvConfig, warehouse: Warehouse):
     summary = warehouse.read_frame("select * from customer_clv_summary order by customer_id")
-    period_days = int(summary["period_days"].iloc[0])
-    f, r, t, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
-    t = at_least_one_day(t, period_days)
-
-    purchases = fit_with_fallback(BetaGeoModel, f, r, t)
-    repeaters = (f > 0) & (m > 0)
-    spend = fit_with_fallback(GammaGammaModel, f[repeaters], m[repeaters], acceptable=finite_mean_spend)
-    p_alive = purchases.probability_alive(f, r, t)
-    clv = spend.customer_lifetime_value(purchases, f, r, t, m, time_months=config.horizon_months,
-                                        discount_rate=config.monthly_discount_rate, time_unit_days=period_days)
-    scores = pd.DataFrame({
-        "customer_id": summary["customer_id"],
-        "p_alive": p_alive,
-        **{f"expected_purchases_{days}d": purchases.expected_purchases(days / period_days, f, r, t)
-           for days in (30, 90, 365)},
-        "expected_order_value": spend.expected_average_value(f, m),
-        f"clv_{config.horizon_months}m": clv,
-        "churn_risk": churn_risk_band(p_alive),
-        "value_tier": value_tier(clv, summary["customer_id"].to_numpy()),
-    })
-    params = pd.DataFrame(
-        [{"model": name, "parameter": key, "value": value, "log_likelihood": model.log_likelihood_,
-          "penalizer": model.penalizer, "customers": model.n_customers_}
-         for name, model in (("bg_nbd", purchases), ("gamma_gamma", spend))
-         for key, value in model.params_.items()]
-    )
-    context.log.info(f"BG/NBD {purchases.params_}, Gamma-Gamma {spend.params_}")
+    scores, params = score_customers(summary, config.horizon_months, config.monthly_discount_rate)
+    context.log.info(params.to_string(index=False))
     yield MaterializeResult(asset_key=AssetKey("customer_clv"), metadata=warehouse.write_table("customer_clv", scores))
     yield MaterializeResult(asset_key=AssetKey("clv_model_params"),
                             metadata=warehouse.write_table("clv_model_params", params))

@@ -35,6 +35,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
 
     Row counts and previews are added once dbt has finished and released the DuckDB file.
     """
+    warehouse.path.parent.mkdir(parents=True, exist_ok=True)  # dbt creates the file, not its folder
     events = list(dbt.cli(["build"], context=context).stream())
     with warehouse.connect(read_only=True) as con:
         for event in events:

@@ -26,7 +26,8 @@ def demo_data(tmp_path_factory):
 def demo_warehouse(demo_data, tmp_path_factory):
     """The whole graph materialized once on the demo data; tests only read it."""
     data_dir, _ = demo_data
-    database = tmp_path_factory.mktemp("warehouse") / "segments.duckdb"
+    # a folder that does not exist yet, as on a fresh clone
+    database = tmp_path_factory.mktemp("warehouse") / "not_yet_created" / "segments.duckdb"
     result = materialize_all(data_dir, database)
     assert result.success
     return database

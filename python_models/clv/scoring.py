@@ -1,6 +1,12 @@
-"""Readable bands over CLV scores, for analysts and BI filters."""
+"""Scoring customers with the CLV models, and readable bands over the scores for analysts and BI filters."""
 
 import numpy as np
+import pandas as pd
+
+from .beta_geo import BetaGeoModel
+from .fallback import finite_mean_spend, fit_with_fallback
+from .gamma_gamma import GammaGammaModel
+from .lifetime_value import discounted_lifetime_value
 
 # P(alive) below 0.3: likely gone; 0.3-0.7: uncertain; above 0.7: likely active.
 CHURN_RISK_BANDS = ((0.3, "high"), (0.7, "medium"), (np.inf, "low"))
@@ -37,3 +43,62 @@ def value_tier(clv, customer_ids) -> np.ndarray:
     bounds = np.array([bound for bound, _ in VALUE_TIERS])
     names = np.array([name for _, name in VALUE_TIERS], dtype=object)
     return names[np.minimum(np.searchsorted(bounds, rank_share - 1e-12, side="left"), len(bounds) - 1)]
+
+
+def at_least_one_day(T, period_days: float) -> np.ndarray:
+    """Customers first seen on the snapshot day have T = 0, which the models cannot score: count them one day old."""
+    return np.maximum(np.asarray(T, dtype=float), 1.0 / period_days)
+
+
+def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_discount_rate: float = 0.01):
+    """Fit BG/NBD and Gamma-Gamma on a BTYD summary and score every customer.
+
+    `summary` has `customer_id, frequency, recency, T, monetary_value, period_days` (customer_clv_summary).
+    Customers first seen on the snapshot day (T = 0) count as one day old, which the models need. Repeat
+    purchases that were all free (monetary_value 0) carry no spend information: those customers get the
+    population's expected spend, like customers without repeat purchases.
+
+    Returns
+    -------
+    scores : DataFrame
+        One row per customer: `p_alive`, `expected_purchases_{30,90,365}d`, `expected_order_value`,
+        `clv_<horizon>m`, `churn_risk`, `value_tier`.
+    params : DataFrame
+        One row per fitted parameter: `model, parameter, value, log_likelihood, penalizer, customers`.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"customer_id": list("abcdef"), "frequency": [0, 1, 3, 2, 5, 0],
+    ...     "recency": [0, 2.0, 9.0, 5.0, 20.0, 0.0], "T": [10, 12.0, 20.0, 30.0, 25.0, 0.0],
+    ...     "monetary_value": [0, 20.0, 35.0, 0.0, 50.0, 0.0], "period_days": 7})
+    >>> scores, params = score_customers(summary)
+    >>> list(scores.columns)[:3], len(scores)
+    (['customer_id', 'p_alive', 'expected_purchases_30d'], 6)
+    """
+    period_days = int(summary["period_days"].iloc[0])
+    f, r, t, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+    t = at_least_one_day(t, period_days)
+    purchases = fit_with_fallback(BetaGeoModel, f, r, t)
+    paid = (f > 0) & (m > 0)
+    spend = fit_with_fallback(GammaGammaModel, f[paid], m[paid], acceptable=finite_mean_spend)
+    p_alive = purchases.probability_alive(f, r, t)
+    order_value = spend.expected_average_value(np.where(paid, f, 0.0), np.where(paid, m, 0.0))
+    clv = discounted_lifetime_value(purchases, f, r, t, order_value, time_months=horizon_months,
+                                    discount_rate=monthly_discount_rate, time_unit_days=period_days)
+    scores = pd.DataFrame({
+        "customer_id": summary["customer_id"].to_numpy(),
+        "p_alive": p_alive,
+        **{f"expected_purchases_{days}d": purchases.expected_purchases(days / period_days, f, r, t)
+           for days in (30, 90, 365)},
+        "expected_order_value": order_value,
+        f"clv_{horizon_months}m": clv,
+        "churn_risk": churn_risk_band(p_alive),
+        "value_tier": value_tier(clv, summary["customer_id"].to_numpy()),
+    })
+    params = pd.DataFrame(
+        [{"model": name, "parameter": key, "value": value, "log_likelihood": model.log_likelihood_,
+          "penalizer": model.penalizer, "customers": model.n_customers_}
+         for name, model in (("bg_nbd", purchases), ("gamma_gamma", spend))
+         for key, value in model.params_.items()]
+    )
+    return scores, params
