@@ -16,7 +16,7 @@ def main() -> None:
         print(f"\nWarehouse: {path}")
         for schema, table in tables:
             rows = con.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
-            print(f"  {schema + "." + table:<45} {rows:>12,} rows")
+            print(f"  {schema + '.' + table:<45} {rows:>12,} rows")
         rejected = con.sql(
             "select reject_reason, count(*) from main.rejected_transactions group by 1 order by 2 desc"
         ).fetchall()
