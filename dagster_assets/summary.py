@@ -28,7 +28,9 @@ def main() -> None:
         print("Segments:")
         for segment_id, name, size, share in segments:
             print(f"  {segment_id:>2}  {name:<45} {size:>9,} customers ({share}%)")
-        print(f"\nQuery it: duckdb -readonly {path}  (or any BI tool through duckdb-engine, read-only)")
+        print(f"\nQuery it read-only (BI tools: see README, 'Connect a BI tool'):\n"
+              f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+              f".sql('from customer_360 limit 5'))\"")
 
 
 if __name__ == "__main__":
