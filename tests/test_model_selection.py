@@ -15,9 +15,9 @@ from python_models.segmentation.model_selection import (
     METRIC_COLUMNS,
     NOISE_LABEL,
     ModelSelector,
-    _silhouettes,
     choose_candidate,
 )
+from python_models.segmentation import silhouette_scores
 
 PLANTED_SHARES = (0.35, 0.25, 0.18, 0.12, 0.10)
 N_PLANTED = len(PLANTED_SHARES)
@@ -242,8 +242,8 @@ def test_noise_is_penalised_in_silhouette_and_reported_with_all_algorithms():
     lab = rng.integers(-1, 3, 300)
     own = lab >= 0
     expected = silhouette_score(Z[own], lab[own]) * own.mean()
-    assert_allclose(_silhouettes(Z, [lab])[0], expected)
-    assert_allclose(_silhouettes(Z, [np.abs(lab)])[0], silhouette_score(Z, np.abs(lab)))
+    assert_allclose(silhouette_scores(Z, [lab])[0], expected)
+    assert_allclose(silhouette_scores(Z, [np.abs(lab)])[0], silhouette_score(Z, np.abs(lab)))
 
 
 # --------------------------------------------------------------------------

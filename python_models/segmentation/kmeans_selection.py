@@ -73,7 +73,9 @@ def silhouette_scores(X, label_sets, *, chunk_size=1024):
         Points (float64).
     label_sets : list of ndarray of shape (n_samples,)
         Integer labelings, each with values in ``0 .. n_labels - 1`` (gaps,
-        i.e. empty labels, are allowed).
+        i.e. empty labels, are allowed) and ``-1`` for noise: a noise point
+        belongs to no cluster, is left out of the other points' distances
+        and scores 0 itself; the mean is over all points.
     chunk_size : int, default=1024
         Rows of the distance matrix held in memory at once.
 
@@ -93,12 +95,13 @@ def silhouette_scores(X, label_sets, *, chunk_size=1024):
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
     label_sets = [np.asarray(lab, dtype=np.intp) for lab in label_sets]
-    widths = [int(lab.max()) + 1 if lab.size else 0 for lab in label_sets]
+    widths = [int(lab.max()) + 1 if lab.size and lab.max() >= 0 else 0 for lab in label_sets]
     offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
     onehot = np.zeros((n, offsets[-1]))
     rows = np.arange(n)
     for lab, off in zip(label_sets, offsets[:-1]):
-        onehot[rows, off + lab] = 1.0
+        own = lab >= 0
+        onehot[rows[own], off + lab[own]] = 1.0
 
     sq = np.einsum("ij,ij->i", X, X)
     dist_sums = np.empty((n, offsets[-1]))
@@ -115,23 +118,26 @@ def silhouette_scores(X, label_sets, *, chunk_size=1024):
 
     scores = np.full(len(label_sets), np.nan)
     for j, (lab, off, width) in enumerate(zip(label_sets, offsets[:-1], widths)):
-        counts = np.bincount(lab, minlength=width).astype(np.float64)
+        own = lab >= 0
+        lab_own = lab[own]
+        counts = np.bincount(lab_own, minlength=width).astype(np.float64)
         n_labels = np.count_nonzero(counts)
-        if not 2 <= n_labels <= n - 1:
+        if not 2 <= n_labels <= lab_own.size - 1:
             continue
-        sums = dist_sums[:, off : off + width]
-        own_count = counts[lab]
-        a = sums[rows, lab] / np.maximum(own_count - 1, 1)
+        r = rows[own]
+        sums = dist_sums[r, off : off + width]
+        own_count = counts[lab_own]
+        a = sums[np.arange(r.size), lab_own] / np.maximum(own_count - 1, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             mean_to = sums / counts
         mean_to[:, counts == 0] = np.inf
-        mean_to[rows, lab] = np.inf
+        mean_to[np.arange(r.size), lab_own] = np.inf
         b = mean_to.min(axis=1)
         denom = np.maximum(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.where(denom > 0, (b - a) / denom, 0.0)
         s[own_count <= 1] = 0.0
-        scores[j] = float(np.mean(s))
+        scores[j] = float(s.sum() / n)
     return scores
 
 

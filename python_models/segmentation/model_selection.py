@@ -45,7 +45,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .kmeans_selection import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS
+from .kmeans_selection import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS, silhouette_scores
 
 __all__ = [
     "ALGORITHMS",
@@ -241,64 +241,6 @@ def _mixture_init(Xs, labels, k, covariance_type, reg_covar):
         cov.flat[:: d + 1] += reg_covar
         precisions = np.linalg.inv(cov)
     return {"weights_init": weights, "means_init": means, "precisions_init": precisions}
-
-
-def _silhouettes(X, label_sets, chunk_size=1024):
-    """Mean silhouette of several labelings of ``X``, noise (-1) scoring 0.
-
-    :func:`silhouette_scores` extended to noise: a noise row belongs to no
-    cluster, so it is left out of every other row's ``a`` and ``b`` and
-    scores 0 itself (scikit-learn's value for a point without cluster
-    mates); the mean is over all rows. As there, the pairwise distances are
-    computed once for all labelings. NaN where fewer than 2 clusters are
-    non-empty or every clustered row is alone in its cluster.
-    """
-    n = X.shape[0]
-    label_sets = [np.asarray(lab, dtype=np.intp) for lab in label_sets]
-    widths = [int(lab.max()) + 1 if lab.size and lab.max() >= 0 else 0 for lab in label_sets]
-    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
-    onehot = np.zeros((n, offsets[-1]))
-    rows = np.arange(n)
-    for lab, off in zip(label_sets, offsets[:-1]):
-        own = lab >= 0
-        onehot[rows[own], off + lab[own]] = 1.0
-
-    sq = np.einsum("ij,ij->i", X, X)
-    dist_sums = np.empty((n, offsets[-1]))
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        d2 = X[start:stop] @ X.T
-        d2 *= -2.0
-        d2 += sq[start:stop, None]
-        d2 += sq[None, :]
-        np.maximum(d2, 0.0, out=d2)
-        np.sqrt(d2, out=d2)
-        d2[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        dist_sums[start:stop] = d2 @ onehot
-
-    scores = np.full(len(label_sets), np.nan)
-    for j, (lab, off, width) in enumerate(zip(label_sets, offsets[:-1], widths)):
-        own = lab >= 0
-        lab_own = lab[own]
-        counts = np.bincount(lab_own, minlength=width).astype(np.float64)
-        n_labels = np.count_nonzero(counts)
-        if not 2 <= n_labels <= lab_own.size - 1:
-            continue
-        r = rows[own]
-        sums = dist_sums[r, off : off + width]
-        own_count = counts[lab_own]
-        a = sums[np.arange(r.size), lab_own] / np.maximum(own_count - 1, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean_to = sums / counts
-        mean_to[:, counts == 0] = np.inf
-        mean_to[np.arange(r.size), lab_own] = np.inf
-        b = mean_to.min(axis=1)
-        denom = np.maximum(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.where(denom > 0, (b - a) / denom, 0.0)
-        s[own_count <= 1] = 0.0
-        scores[j] = float(s.sum() / n)
-    return scores
 
 
 def _canonical(labels):
@@ -1018,7 +960,7 @@ class ModelSelector(
             rows.append(row)
         if scored:
             # one pass over the pairwise distances for all labelings
-            for j, sil in zip(scored_idx, _silhouettes(Xe, scored)):
+            for j, sil in zip(scored_idx, silhouette_scores(Xe, scored)):
                 rows[j]["silhouette"] = sil
         m = pd.DataFrame(rows)
         m["k"] = m["k"].astype("Float64").astype("Int64")
