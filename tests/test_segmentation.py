@@ -622,3 +622,18 @@ def test_autokmeans_small_and_degenerate_inputs():
     assert model.metrics_.loc[model.metrics_["k"] > 2, "silhouette"].isna().all()
     with pytest.raises(ValueError, match="k_range"):
         AutoKMeans(k_range=[1, 2]).fit(X)
+
+
+def test_names_never_mention_an_unknown_slot():
+    # data without categories has a single `unknown` category slot; a segment that avoids it must not be named
+    # after it (UCI Online Retail once gave "New customers, low spend, low unknown share")
+    rng = np.random.default_rng(3)
+    n = 400
+    features = pd.DataFrame({
+        "order_count": np.r_[rng.poisson(2, n // 2) + 1, rng.poisson(20, n // 2) + 1].astype(float),
+        "category_share_01": np.r_[np.zeros(n // 2), np.ones(n // 2)],
+        "category_share_other": np.zeros(n),
+    })
+    labels = np.r_[np.zeros(n // 2, int), np.ones(n // 2, int)]
+    profiles = profile_segments(features, labels, slot_labels={"category_share_01": "unknown"})
+    assert not profiles["segment_name"].str.contains("unknown").any()

@@ -284,7 +284,8 @@ def _slot_traits(key, priority, d_row, names, col, means_row, slot_labels, min_e
     named slot the segment avoids most ("low app share").
     """
     prefix = CHANNEL_PREFIX if key == "channel" else CATEGORY_PREFIX
-    slots = [n for n in names if n.startswith(prefix)]
+    # an `unknown` slot means the data has no such column: nothing to name a segment after
+    slots = [n for n in names if n.startswith(prefix) and slot_label(n, slot_labels).lower() != "unknown"]
     if not slots:
         return []
     f = max(slots, key=lambda f: (d_row[col[f]], f))
