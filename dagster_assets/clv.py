@@ -3,6 +3,7 @@
 import base64
 
 import numpy as np
+import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
 from python_models.clv import BetaGeoModel
@@ -54,24 +55,19 @@ def clv_holdout_evaluation(context: AssetExecutionContext, warehouse: Warehouse)
     table = holdout_by_frequency(model, f, r, t, calibration["frequency_holdout"].to_numpy(float), duration)
 
     period_days = int(calibration["period_days"].iloc[0])
-    # first and repeat purchase days of the calibration customers, in periods since the first purchase in the data
-    days = warehouse.read_frame(f"""
-        with days as (
-            select d.purchase_date, d.days_since_previous is null as is_first
-            from intermediate.int_customer_purchase_days as d
-            inner join clv_calibration_summary as c on c.customer_id = d.customer_id
-            cross join staging.stg_shop__as_of as a
-            where d.purchase_date <= a.as_of_date
-        )
-        select date_diff('day', min(purchase_date) over (), purchase_date) / {period_days} as period, is_first
-        from days""")
-    start_to_calibration_end = warehouse.read_frame(f"""
-        select date_diff('day', min(d.purchase_date), max(c.calibration_end_date)) / {period_days} as periods,
-               date_diff('day', min(d.purchase_date), max(a.as_of_date)) / {period_days} as total
-        from intermediate.int_customer_purchase_days as d, clv_calibration_summary as c, staging.stg_shop__as_of as a
-        """).iloc[0]
-    curve = tracking_curve(model, days.loc[days["is_first"], "period"], days.loc[~days["is_first"], "period"],
-                           int(np.ceil(start_to_calibration_end["total"])), start_to_calibration_end["periods"])
+    # first and repeat purchase days of the calibration customers, up to the snapshot date
+    days = warehouse.read_frame("""
+        select d.purchase_date, d.days_since_previous is null as is_first
+        from intermediate.int_customer_purchase_days as d
+        inner join clv_calibration_summary as c on c.customer_id = d.customer_id
+        where d.purchase_date <= (select as_of_date from staging.stg_shop__as_of)""")
+    purchase_dates = pd.to_datetime(days["purchase_date"])
+    start = purchase_dates.min()
+    periods = (purchase_dates - start).dt.days.to_numpy() / period_days
+    calibration_periods = (pd.to_datetime(calibration["calibration_end_date"].iloc[0]) - start).days / period_days
+    is_first = days["is_first"].to_numpy(bool)
+    curve = tracking_curve(model, periods[is_first], periods[~is_first],
+                           int(np.ceil(calibration_periods + duration)), calibration_periods)
     png = base64.b64encode(plot_tracking(curve, period_days)).decode()
     metadata = warehouse.write_table("clv_holdout_evaluation", table)
     overall = table.iloc[-1]

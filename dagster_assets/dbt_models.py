@@ -1,6 +1,5 @@
 """Every dbt model, seed and test as Dagster assets and checks, one asset per model, keyed by model name."""
 
-import json
 from typing import Any, Iterator, Mapping
 
 from dagster import AssetExecutionContext, AssetKey, Output
@@ -39,7 +38,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     events = list(dbt.cli(["build"], context=context).stream())
     with warehouse.connect(read_only=True) as con:
         for event in events:
-            relation = isinstance(event, Output) and TABLES.get(context.asset_key_for_output(event.output_name))
+            relation = isinstance(event, Output) and _table(context, context.asset_key_for_output(event.output_name))
             if not relation:
                 yield event
                 continue
@@ -48,14 +47,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             yield event.with_metadata({**event.metadata, **table_metadata(row_count, preview)})
 
 
-def _tables(manifest: Mapping[str, Any]) -> dict[AssetKey, str]:
-    """Asset key -> `schema.table` for the models built as tables (views are not counted: that would run them)."""
-    translator = SegmentsTranslator()
-    return {
-        translator.get_asset_key(node): f"{node['schema']}.{node.get('alias') or node['name']}"
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") in ("table", "seed")
-    }
+def _table(context: AssetExecutionContext, key: AssetKey) -> str | None:
+    """`schema.table` of a model or seed built as a table, from the metadata dagster-dbt puts on its asset.
 
-
-TABLES = _tables(json.loads(dbt_project.manifest_path.read_text()))
+    Views get None: counting their rows would run them.
+    """
+    metadata = context.assets_def.metadata_by_key.get(key, {})
+    if metadata.get("dagster-dbt/materialization_type") not in ("table", "seed"):
+        return None
+    return ".".join(str(metadata["dagster/table_name"]).split(".")[-2:])

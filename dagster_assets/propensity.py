@@ -9,7 +9,6 @@ from .warehouse import Warehouse
 
 
 class PropensityConfig(Config):
-    horizon_days: int = 90  # keep equal to the dbt var propensity_horizon_days
     random_state: int = 0
 
 
@@ -25,7 +24,9 @@ class PropensityConfig(Config):
 def propensity(context: AssetExecutionContext, config: PropensityConfig, warehouse: Warehouse):
     examples = warehouse.read_frame("select * from propensity_examples order by role, customer_id")
     train, test, score = (examples[examples["role"] == role] for role in ("train", "test", "score"))
-    evaluation = compare_on_holdout(train, test, config.horizon_days, config.random_state)
+    # the cutoffs are one horizon apart (dbt var propensity_horizon_days)
+    horizon_days = (pd.to_datetime(score["cutoff_date"].iloc[0]) - pd.to_datetime(test["cutoff_date"].iloc[0])).days
+    evaluation = compare_on_holdout(train, test, horizon_days, config.random_state)
     for row in evaluation[evaluation["best_in_scope"]].itertuples():
         context.log.info(f"{row.scope}: {row.score} wins with AUC {row.auc:.3f}")
 
@@ -33,7 +34,7 @@ def propensity(context: AssetExecutionContext, config: PropensityConfig, warehou
     model = fit_propensity(test, random_state=config.random_state)
     scores = pd.DataFrame({
         "customer_id": score["customer_id"].to_numpy(),
-        f"p_purchase_{config.horizon_days}d": model.predict_proba(score[FEATURES].to_numpy(float))[:, 1],
+        f"p_purchase_{horizon_days}d": model.predict_proba(score[FEATURES].to_numpy(float))[:, 1],
         "as_of": score["cutoff_date"].to_numpy(),
     })
     yield MaterializeResult(asset_key=AssetKey("customer_propensity"),
