@@ -9,10 +9,16 @@ snapshots:
   snapshot's centres to the previous ones (Hungarian assignment on Euclidean
   distance, with a distance cap so a genuinely new segment gets a new id);
 - :func:`default_max_distance` is a scale-free default for that cap;
+- :func:`membership_centers` puts the previous segments in the current
+  feature space (each snapshot refits its transform), and
+  :func:`carry_segment_ids` / :func:`carry_segment_names` do the whole
+  hand-over from one snapshot to the next;
 - :func:`transition_matrix` counts customers moving between segments
   (works for any labels: cluster ids or RFM segment names);
 - :func:`population_stability_index` and :func:`feature_drift` flag input
-  features whose distribution has shifted.
+  features whose distribution has shifted; :func:`feature_bins` keeps a
+  snapshot's distribution compactly and :func:`drift_from_bins` compares a
+  later snapshot with it.
 
 Pure numpy / pandas / scipy: DataFrames and arrays in and out.
 """
@@ -29,11 +35,17 @@ from scipy.spatial.distance import cdist
 __all__ = [
     "GONE",
     "NEW",
+    "OUTLIER_ID",
     "PSI_MODERATE",
     "PSI_SIGNIFICANT",
+    "carry_segment_ids",
+    "carry_segment_names",
     "default_max_distance",
+    "drift_from_bins",
+    "feature_bins",
     "feature_drift",
     "match_segments",
+    "membership_centers",
     "population_stability_index",
     "transition_matrix",
 ]
@@ -42,6 +54,9 @@ __all__ = [
 NEW = "(new)"
 #: ``to_segment`` of customers absent from the current snapshot.
 GONE = "(gone)"
+
+#: Segment id of the customers a model leaves unassigned (HDBSCAN's outliers); never matched or reused.
+OUTLIER_ID = 0
 
 #: PSI below this: stable. Between the two: moderate shift, worth a look.
 PSI_MODERATE = 0.1
@@ -213,6 +228,132 @@ def match_segments(previous_centers, previous_ids, current_centers, max_distance
     return result
 
 
+def membership_centers(X, customer_ids, previous):
+    """Centres of the previous snapshot's segments, measured in the current feature space.
+
+    Each snapshot refits its feature transform, so last month's centres
+    live in last month's space. Instead, every previous segment is
+    represented by the mean *current* row of the customers who were in it
+    and are still there; these centres are comparable with the current
+    model's centres (also means of current rows).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_customers, n_features)
+        Current transformed features.
+    customer_ids : array-like of shape (n_customers,)
+        Identifier of each row of ``X``.
+    previous : DataFrame
+        One row per customer of the previous snapshot: ``customer_id``,
+        ``segment_id``. Outliers (``segment_id <= 0``) are skipped.
+
+    Returns
+    -------
+    ids : ndarray of int64
+        Previous segment ids with at least one customer still present, sorted.
+    centers : ndarray of shape (len(ids), n_features)
+        Their centres.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0]])
+    >>> prev = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment_id": [4, 4, 9]})
+    >>> ids, centers = membership_centers(X, ["a", "b", "c"], prev)
+    >>> ids.tolist(), centers.tolist()
+    ([4, 9], [[1.0, 0.0], [10.0, 0.0]])
+    """
+    X = np.asarray(X, dtype=float)
+    before = pd.Series(previous["segment_id"].to_numpy(), index=pd.Index(previous["customer_id"]))
+    if before.index.has_duplicates:
+        raise ValueError("previous has duplicated customer_id values: one row per customer is expected")
+    segment = before.reindex(pd.Index(customer_ids)).to_numpy(dtype=float)
+    keep = np.isfinite(segment) & (segment > OUTLIER_ID)
+    ids, codes = np.unique(segment[keep].astype(np.int64), return_inverse=True)
+    sizes = np.bincount(codes, minlength=len(ids))
+    centers = np.empty((len(ids), X.shape[1]))
+    for j in range(X.shape[1]):  # one column at a time: no copy of the kept rows
+        centers[:, j] = np.bincount(codes, weights=X[keep, j], minlength=len(ids))
+    return ids, centers / sizes[:, None]
+
+
+def carry_segment_ids(X, customer_ids, centers, previous=None, *, next_id=1, factor=0.5):
+    """Ids for this snapshot's segments: the previous snapshot's where a segment is recognisably the same.
+
+    The previous segments' centres in the current space
+    (:func:`membership_centers`) are matched to ``centers`` by
+    :func:`match_segments` with the cap :func:`default_max_distance`
+    (``factor`` times their median nearest-centre spacing). Unmatched
+    segments get ``next_id``, ``next_id + 1``, ...
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_customers, n_features)
+        Current transformed features.
+    customer_ids : array-like of shape (n_customers,)
+        Identifier of each row of ``X``.
+    centers : ndarray of shape (n_segments, n_features)
+        The current model's segment centres (mean rows), in label order.
+    previous : DataFrame, default=None
+        The previous snapshot (``customer_id``, ``segment_id``); ``None`` or
+        empty for the first snapshot.
+    next_id : int, default=1
+        First new id: the largest id ever used + 1, so that a retired id is
+        never handed out again.
+    factor : float, default=0.5
+        See :func:`default_max_distance`.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_segments,)
+        The id of each current segment.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [0.2, 0.0], [10.0, 0.0], [20.0, 5.0]])
+    >>> prev = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment_id": [3, 3, 1]})
+    >>> centers = np.array([[10.0, 0.0], [0.1, 0.0], [20.0, 5.0]])
+    >>> carry_segment_ids(X, ["a", "b", "c", "d"], centers, prev, next_id=5).tolist()
+    [1, 3, 5]
+    """
+    centers = _as_centers(centers, "centers")
+    if previous is None or len(previous) == 0:
+        return np.arange(next_id, next_id + len(centers), dtype=np.int64)
+    ids, before = membership_centers(X, customer_ids, previous)
+    cap = default_max_distance(before, factor) if len(ids) else None
+    return match_segments(before, ids, centers, cap, next_id=next_id)
+
+
+def carry_segment_names(ids, generated, previous_names):
+    """Names for this snapshot's segments: a segment that kept its id keeps its name.
+
+    New segments take their generated name; if a kept name already uses
+    it, the id is appended so names stay unique within the snapshot.
+
+    Parameters
+    ----------
+    ids : sequence of int
+        Segment ids of this snapshot (from :func:`carry_segment_ids`).
+    generated : sequence of str
+        This snapshot's generated names, in the same order.
+    previous_names : mapping of int to str
+        Names of the previous snapshot's segments by id.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> carry_segment_names([1, 5], ["Big spenders", "Big spenders"], {1: "Loyal"})
+    ['Loyal', 'Big spenders']
+    >>> carry_segment_names([1, 5], ["Loyal", "Loyal"], {1: "Loyal"})
+    ['Loyal', 'Loyal (5)']
+    """
+    kept = {previous_names[i] for i in ids if i in previous_names}
+    return [previous_names[i] if i in previous_names else (f"{name} ({i})" if name in kept else name)
+            for i, name in zip(ids, generated)]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Migration between snapshots
 # ---------------------------------------------------------------------------------------------------------
@@ -355,6 +496,12 @@ def _psi_from_counts(expected_counts, actual_counts, epsilon):
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def _quantile_edges(values, bins):
+    """Inner bin edges: the ``bins``-quantiles of ``values``, ties merged (a median when ``bins`` is 1)."""
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+    return edges if len(edges) else np.array([np.median(values)])
+
+
 def population_stability_index(expected, actual, bins=10, *, epsilon=1e-4):
     """Population stability index (PSI) of ``actual`` against ``expected``.
 
@@ -423,12 +570,7 @@ def population_stability_index(expected, actual, bins=10, *, epsilon=1e-4):
     a = actual.to_numpy(dtype=float)
     e_nan, a_nan = np.isnan(e), np.isnan(a)
     e_valid, a_valid = e[~e_nan], a[~a_nan]
-    if len(e_valid):
-        edges = np.unique(np.quantile(e_valid, np.linspace(0, 1, bins + 1)[1:-1]))
-        if len(edges) == 0:  # bins == 1
-            edges = np.array([np.median(e_valid)])
-    else:
-        edges = np.array([0.0])
+    edges = _quantile_edges(e_valid, bins) if len(e_valid) else np.array([0.0])
     n_bins = len(edges) + 1
     e_counts = np.bincount(np.searchsorted(edges, e_valid, side="left"), minlength=n_bins).astype(float)
     a_counts = np.bincount(np.searchsorted(edges, a_valid, side="left"), minlength=n_bins).astype(float)
@@ -482,3 +624,91 @@ def feature_drift(previous, current, features=None, threshold=PSI_SIGNIFICANT, *
         dtype=float,
     )
     return pd.DataFrame({"feature": list(features), "psi": psi, "drifted": psi > threshold})
+
+
+def feature_bins(frame, features, bins=10):
+    """Decile bins of numeric features and how many rows fall in each: a snapshot's distribution, kept small.
+
+    The bins are those of :func:`population_stability_index` (quantiles of
+    this snapshot, ties merged, closed on the right, open-ended first and
+    last bins), so :func:`drift_from_bins` against them gives the same PSI
+    as comparing the raw columns.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per customer.
+    features : list of str
+        Numeric columns without missing values.
+    bins : int, default=10
+        Quantile bins per feature before ties are merged.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``feature, bin, lower_edge, upper_edge, customers``; a bin
+        holds the values in ``(lower_edge, upper_edge]``, NaN edges are open.
+
+    Examples
+    --------
+    >>> feature_bins(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}), ["x"], bins=2)
+    ... # doctest: +NORMALIZE_WHITESPACE
+      feature  bin  lower_edge  upper_edge  customers
+    0       x    0         NaN         2.5          2
+    1       x    1         2.5         NaN          2
+    """
+    parts = []
+    for feature in features:
+        values = frame[feature].to_numpy(dtype=float)
+        if np.isnan(values).any():
+            raise ValueError(f"feature {feature!r} has missing values")
+        edges = _quantile_edges(values, bins)
+        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+        parts.append(pd.DataFrame({
+            "feature": feature,
+            "bin": np.arange(len(counts), dtype=np.int64),
+            "lower_edge": np.r_[np.nan, edges],
+            "upper_edge": np.r_[edges, np.nan],
+            "customers": counts.astype(np.int64),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def drift_from_bins(reference, current, threshold=PSI_SIGNIFICANT, *, epsilon=1e-4):
+    """PSI of each feature of ``current`` against a reference kept by :func:`feature_bins`.
+
+    Parameters
+    ----------
+    reference : DataFrame
+        Output of :func:`feature_bins` for the earlier snapshot.
+    current : DataFrame
+        The later snapshot, one row per customer, with every reference feature.
+    threshold : float, default=0.2
+        PSI above which a feature counts as drifted (see :func:`feature_drift`).
+    epsilon : float, default=1e-4
+        Floor on bin shares.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``feature, psi, drifted``, in the reference's feature order.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> before = pd.DataFrame({"x": rng.normal(size=5000), "y": rng.normal(size=5000)})
+    >>> after = pd.DataFrame({"x": rng.normal(size=5000), "y": rng.normal(2.0, 1.0, size=5000)})
+    >>> drift_from_bins(feature_bins(before, ["x", "y"]), after)["drifted"].tolist()
+    [False, True]
+    """
+    rows = []
+    for feature, bins in reference.groupby("feature", sort=False):
+        if feature not in current.columns:
+            raise ValueError(f"feature {feature!r} of the reference is missing from current")
+        bins = bins.sort_values("bin")
+        edges = bins["upper_edge"].to_numpy(dtype=float)[:-1]
+        values = current[feature].to_numpy(dtype=float)
+        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+        rows.append((feature, _psi_from_counts(bins["customers"].to_numpy(dtype=float), counts.astype(float), epsilon)))
+    psi = np.array([p for _, p in rows], dtype=float)
+    return pd.DataFrame({"feature": [f for f, _ in rows], "psi": psi, "drifted": psi > threshold})

@@ -7,8 +7,13 @@ import pytest
 from python_models.tracking import (
     GONE,
     NEW,
+    carry_segment_ids,
+    carry_segment_names,
     default_max_distance,
+    drift_from_bins,
+    feature_bins,
     feature_drift,
+    membership_centers,
     match_segments,
     population_stability_index,
     transition_matrix,
@@ -208,3 +213,62 @@ def test_psi_ties_constants_missing_values_and_categories():
     assert population_stability_index(a, np.array(["web"] * 800 + ["app"] * 200)) > 0.2
     with pytest.raises(ValueError):
         population_stability_index([], [1.0])
+
+
+# --------------------------------------------------------------------------------------------------------
+# carrying ids from one snapshot to the next
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_ids_follow_the_customers_when_labels_are_permuted_and_a_segment_splits():
+    """Three groups of 100 customers; the refit numbers them differently and splits the third in two."""
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    X = np.repeat(centres, 100, axis=0) + rng.normal(scale=0.5, size=(300, 2))
+    X[270:, 1] += 3.0  # the last 30 drift apart from their group
+    ids = np.array([f"c{i}" for i in range(300)])
+    previous = pd.DataFrame({"customer_id": ids, "segment_id": np.repeat([5, 2, 8], 100)})
+    # current model: old group 2 -> label 0, group 5 -> label 2, group 8 -> labels 1 and 3
+    current = np.array([X[100:200].mean(0), X[200:270].mean(0), X[:100].mean(0), X[270:].mean(0)])
+    got = carry_segment_ids(X, ids, current, previous, next_id=9)
+    assert got.tolist() == [2, 8, 5, 9]
+
+
+def test_membership_centres_skip_outliers_and_departed_customers():
+    X = np.array([[1.0], [3.0], [100.0]])
+    previous = pd.DataFrame({"customer_id": ["a", "b", "c", "gone"], "segment_id": [1, 1, 0, 2]})
+    ids, centres = membership_centers(X, ["a", "b", "c"], previous)
+    assert ids.tolist() == [1] and centres.tolist() == [[2.0]]
+
+
+def test_first_snapshot_numbers_segments_from_next_id():
+    assert carry_segment_ids(np.zeros((2, 1)), ["a", "b"], [[0.0], [1.0]], None, next_id=1).tolist() == [1, 2]
+
+
+def test_names_are_kept_with_the_id_and_stay_unique():
+    names = carry_segment_names([4, 1, 7], ["New A", "Loyal", "Dormant"], {1: "Loyal", 4: "Dormant"})
+    assert names == ["Dormant", "Loyal", "Dormant (7)"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# drift against stored bins
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_drift_from_stored_bins_equals_the_psi_of_the_raw_columns():
+    rng = np.random.default_rng(5)
+    before = pd.DataFrame({"spend": rng.lognormal(3, 1, 4000), "orders": rng.poisson(2, 4000).astype(float),
+                           "share": np.where(rng.uniform(size=4000) < 0.6, 0.0, rng.uniform(size=4000))})
+    after = pd.DataFrame({"spend": rng.lognormal(3.6, 1, 3000), "orders": rng.poisson(2, 3000).astype(float),
+                          "share": np.where(rng.uniform(size=3000) < 0.6, 0.0, rng.uniform(size=3000))})
+    stored = feature_bins(before, list(before.columns))
+    got = drift_from_bins(stored, after).set_index("feature").loc[list(before.columns)]
+    expected = feature_drift(before, after).set_index("feature")
+    np.testing.assert_allclose(got["psi"], expected["psi"], rtol=1e-12)
+    assert got["drifted"].tolist() == expected["drifted"].tolist() == [True, False, False]
+    assert stored.groupby("feature")["customers"].sum().eq(4000).all()
+
+
+def test_feature_bins_reject_missing_values():
+    with pytest.raises(ValueError, match="missing"):
+        feature_bins(pd.DataFrame({"x": [1.0, np.nan]}), ["x"])
