@@ -12,7 +12,7 @@ DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 42
 DEMO_DIR := $(CURDIR)/data/demo
 
-.PHONY: setup demo run test dev bench clean
+.PHONY: setup demo run backfill test dev bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: setup $(DEMO_DIR)/transactions.csv
 run: setup
 	$(BIN)/dagster asset materialize -m dagster_assets.definitions --select '*'
 	$(BIN)/python -m dagster_assets.summary
+
+# Segment history from the same data: one snapshot per past month end (FROM/TO as YYYY-MM, default all), after `run`.
+backfill: setup
+	$(BIN)/python -m dagster_assets.backfill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 test: setup
 	$(BIN)/python -m pytest

@@ -1,4 +1,5 @@
-"""Feature build and segmentation at 100k and 1M customers, against a plain DuckDB group-by as the floor.
+"""Feature build and segmentation (model selection over every candidate) at 100k and 1M customers, against a
+plain DuckDB group-by as the floor.
 
     python bench/bench_pipeline.py [--sizes 100000 1000000]
 

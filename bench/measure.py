@@ -42,7 +42,8 @@ def feature_build(data_dir: str, database: str) -> None:
 
 
 def segmentation(database: str) -> None:
-    """Read customer_features as Arrow and run the segmentation the asset runs (k = 2..10)."""
+    """Read customer_features as Arrow and run the segmentation the asset runs: model selection over K-Means,
+    Gaussian mixture and Ward for k = 2..10 and three HDBSCAN settings, with 5 bootstrap refits each."""
     import duckdb
 
     from python_models.segmentation import segment_customers
@@ -50,7 +51,8 @@ def segmentation(database: str) -> None:
     with duckdb.connect(database, read_only=True) as con:
         features = con.sql("select * from customer_features order by customer_id").arrow().read_all().to_pandas()
     result = segment_customers(features)
-    print(f"# chose k={result.n_clusters} on {len(features):,} customers", file=sys.stderr)
+    print(f"# chose {result.algorithm} k={result.n_clusters} of {len(result.metrics)} candidates "
+          f"on {len(features):,} customers", file=sys.stderr)
 
 
 STEPS = {"floor": floor_query, "features": feature_build, "segmentation": segmentation}

@@ -1,4 +1,8 @@
-"""The code location: `dagster asset materialize -m dagster_assets.definitions --select '*'` builds everything."""
+"""The code location: `dagster asset materialize -m dagster_assets.definitions --select '*'` builds everything.
+
+The monthly snapshot job (backfill it over past months for history), its schedule and the new-files sensor live
+here too; the schedule and the sensor are off until turned on in the UI or with `dagster schedule/sensor start`.
+"""
 
 import sys
 from pathlib import Path
@@ -12,6 +16,7 @@ from .explanations import segment_explanations
 from .project import dbt_project
 from .propensity import propensity
 from .segments import segmentation
+from .snapshots import monthly_snapshot, monthly_snapshot_schedule, new_data_files, refresh_warehouse
 from .warehouse import Warehouse
 
 # The dbt installed beside this Python, so the venv works without being activated.
@@ -19,6 +24,9 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity],
+    jobs=[monthly_snapshot, refresh_warehouse],
+    schedules=[monthly_snapshot_schedule],
+    sensors=[new_data_files],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE)),
         "warehouse": Warehouse(),

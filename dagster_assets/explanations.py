@@ -6,10 +6,12 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from python_models.customer_map import customer_map
 from python_models.explain import surrogate_rules
 from python_models.report import segment_report
+from python_models.tracking import NEW
 
 from .warehouse import Warehouse
 
-UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "feature_slots"]
+UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "feature_slots", "segment_transitions",
+            "segment_drift"]
 
 
 @multi_asset(
@@ -21,7 +23,8 @@ UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "featu
                   description="2-D coordinates per customer for scatter plots: PCA for all (method 'pca'), "
                               "t-SNE on a seeded sample (method 'tsne')."),
         AssetSpec("segment_report", deps=UPSTREAM, group_name="segments",
-                  description="HTML report beside the warehouse: sizes, profile heatmap, map and rules."),
+                  description="HTML report beside the warehouse: sizes, profile heatmap, map, rules, the latest "
+                              "transition matrix and feature drift."),
     ]
 )
 def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
@@ -38,9 +41,10 @@ def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
 
     labels = {f"{row.dimension}_share_{row.slot:02d}": f"{row.label} share" for row in slots.itertuples()}
     rules = surrogate_rules(features.drop(columns="customer_id"), segment_ids, feature_labels=labels)
-    points = customer_map(fitted["transformer"].transform(features), features["customer_id"].to_numpy(),
+    points = customer_map(fitted.scorer.transformer.transform(features), features["customer_id"].to_numpy(),
                           segment_ids=segment_ids)
-    html = segment_report(profiles, points, title=f"Customer segments ({version})", rules=rules)
+    html = segment_report(profiles, points, title=f"Customer segments ({version})", rules=rules,
+                          transitions=_latest_transitions(warehouse), drift=_latest_drift(warehouse))
     report = warehouse.report_path("segment_report.html")
     report.write_text(html, encoding="utf-8")
     context.log.info(f"Surrogate rules fidelity {rules.fidelity:.3f}; report at {report}")
@@ -54,3 +58,20 @@ def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
     yield MaterializeResult(asset_key=AssetKey("segment_report"),
                             metadata={"path": MetadataValue.path(str(report)),
                                       "size_kib": round(len(html.encode()) / 1024)})
+
+
+def _latest_transitions(warehouse: Warehouse):
+    """The migration matrix into the latest snapshot, labelled by segment id, or None with one snapshot only."""
+    moves = warehouse.read_frame(
+        f"select from_snapshot, to_snapshot, coalesce(cast(from_segment_id as varchar), '{NEW}') as from_segment, "
+        "cast(to_segment_id as varchar) as to_segment, customers, share from segment_transitions "
+        "where to_snapshot = (select max(to_snapshot) from segment_transitions)")
+    return moves if len(moves) else None
+
+
+def _latest_drift(warehouse: Warehouse):
+    """PSI per feature at the latest snapshot that has a reference, or None."""
+    drift = warehouse.read_frame(
+        "select feature, psi, drifted from segment_drift where psi is not null and snapshot_date = "
+        "(select max(snapshot_date) from segment_drift where psi is not null) order by feature")
+    return drift if len(drift) else None

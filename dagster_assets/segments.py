@@ -1,82 +1,82 @@
-"""Behavioural segments: fit on customer_features, write segments, profiles and the k search."""
+"""Behavioural segments of the current snapshot: fit (or score with the saved model), keep ids stable, publish."""
 
-import hashlib
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
-import joblib
+from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS
+from python_models.tracking import PSI_SIGNIFICANT
 
-import numpy as np
-import pyarrow as pa
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
-
-from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS, segment_customers
-
+from .history import Snapshot, fit_snapshot, previous_model, save_model, score_snapshot, write_history
 from .warehouse import Warehouse
+
+INPUTS = ["customer_features", "feature_slots", "customer_rfm", "stg_shop__as_of"]
 
 
 class SegmentationConfig(Config):
     """Settings of the segmentation run; the defaults suit most shops."""
 
+    # False: assign customers with the previous snapshot's saved model instead of refitting (the first snapshot
+    # has none, so it is fitted); see README
+    refit: bool = True
+    # candidate algorithms and numbers of segments (see python_models.segmentation.model_selection)
+    algorithms: list[str] = ["kmeans", "gmm", "ward", "hdbscan"]
     k_min: int = 2
     k_max: int = 10
+    n_bootstrap: int = 5
     silhouette_sample_size: int = 10_000
     random_state: int = 0
     # each block's share of the distance (see python_models.segmentation.features)
     block_weights: dict[str, float] = dict(DEFAULT_BLOCK_WEIGHTS)
+    # a segment keeps its id when its centre moved less than this multiple of the typical spacing of centres
+    match_factor: float = 0.5
+    # population stability index above which a feature counts as shifted since the previous snapshot
+    drift_threshold: float = PSI_SIGNIFICANT
 
 
 @multi_asset(
     specs=[
-        AssetSpec("customer_segments", deps=["customer_features", "feature_slots"], group_name="segments",
-                  description="One row per customer: behavioural segment, its name and the distance to its centre."),
-        AssetSpec("segment_profiles", deps=["customer_features", "feature_slots"], group_name="segments",
-                  description="One row per segment: size, share, feature means, lifts and a readable name."),
-        AssetSpec("segmentation_metrics", deps=["customer_features"], group_name="segments",
-                  description="One row per k tried: silhouette, Davies-Bouldin, Calinski-Harabasz and the choice."),
+        AssetSpec("customer_segments", deps=INPUTS, group_name="segments",
+                  description="One row per customer: behavioural segment (stable id), its name and the distance "
+                              "to its centre."),
+        AssetSpec("segment_profiles", deps=INPUTS, group_name="segments",
+                  description="One row per segment: size, share, feature means, lifts, top features and name."),
+        AssetSpec("segmentation_metrics", deps=INPUTS, group_name="segments",
+                  description="One row per candidate model (algorithm x k): silhouette, Davies-Bouldin, "
+                              "Calinski-Harabasz, bootstrap stability, and the choice."),
+        AssetSpec("segment_history", deps=INPUTS, group_name="history",
+                  description="One row per customer per snapshot: segment, RFM segment and model. This run "
+                              "writes the current snapshot; the monthly job writes month ends."),
+        AssetSpec("segment_drift", deps=INPUTS, group_name="history",
+                  description="One row per snapshot and numeric feature: PSI against the previous snapshot and "
+                              "whether it is beyond the threshold."),
+        AssetSpec("feature_distributions", deps=INPUTS, group_name="history",
+                  description="One row per snapshot, numeric feature and decile bin: the distribution drift is "
+                              "measured against."),
+        AssetSpec("segment_model_health", deps=INPUTS, group_name="history",
+                  description="One row per snapshot: whether the previous snapshot's model still fits (share of "
+                              "customers far from their centre, largest feature PSI, stale) and how often it "
+                              "agrees with the refit."),
     ]
 )
 def segmentation(context: AssetExecutionContext, config: SegmentationConfig, warehouse: Warehouse):
-    features = warehouse.read_frame("select * from customer_features order by customer_id")
-    slots = warehouse.read_frame("select dimension, slot, label from feature_slots")
-    as_of = warehouse.read_frame("select as_of_date from staging.stg_shop__as_of")["as_of_date"].iloc[0]
-    slot_labels = {f"{row.dimension}_share_{row.slot:02d}": str(row.label) for row in slots.itertuples()}
+    snapshot = Snapshot.read(warehouse)
+    previous = previous_model(warehouse, snapshot.as_of)
+    if config.refit or previous is None:
+        tracked = fit_snapshot(snapshot, warehouse, config)
+        save_model(warehouse, tracked)
+        context.log.info(f"Chose {tracked.result.algorithm} with {tracked.result.n_clusters} segments "
+                         f"({tracked.version}) over {len(tracked.result.labels)} customers")
+    else:
+        tracked = score_snapshot(snapshot, warehouse, config, previous)
+        context.log.info(f"Scored {len(tracked.result.labels)} customers with {tracked.version} (no refit)")
 
-    result = segment_customers(
-        features,
-        k_range=range(config.k_min, config.k_max + 1),
-        sample_size=config.silhouette_sample_size,
-        random_state=config.random_state,
-        slot_labels=slot_labels,
-        block_weights=config.block_weights,
-    )
-    version = model_version(result)
-    context.log.info(f"Chose k={result.n_clusters} ({version}) over {len(features)} customers")
-    # the fitted transform and model, so later steps (map, scoring) use exactly this model without refitting
-    joblib.dump({"transformer": result.transformer, "model": result.model, "version": version, "as_of": as_of},
-                warehouse.artifact_path(version))
-
-    # segment ids start at 1 (1 = the largest) for analysts
-    profiles = result.profiles.assign(segment_id=result.profiles["segment_id"] + 1)
-    names = profiles.set_index("segment_id")["segment_name"]
-    segment_ids = result.labels + 1
-    segments = pa.table(
-        {
-            "customer_id": pa.array(features["customer_id"], pa.string()),
-            "segment_id": pa.array(segment_ids, pa.int32()),
-            "segment_name": pa.array(names.reindex(segment_ids).to_numpy(), pa.string()),
-            "distance": pa.array(result.distances, pa.float64()),
-            "model_version": pa.array([version] * len(features), pa.string()),
-            "as_of": pa.array([as_of] * len(features), pa.date32()),
-        }
-    )
     yield MaterializeResult(asset_key=AssetKey("customer_segments"),
-                            metadata=warehouse.write_table("customer_segments", segments))
+                            metadata=warehouse.write_table("customer_segments", tracked.segments()))
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
-                            metadata=warehouse.write_table("segment_profiles", profiles))
-    yield MaterializeResult(asset_key=AssetKey("segmentation_metrics"),
-                            metadata=warehouse.write_table("segmentation_metrics", result.metrics))
-
-
-def model_version(result) -> str:
-    """`kmeans-k<k>-<hash of the centres>`: equal versions mean identical models."""
-    digest = hashlib.sha256(np.round(result.model.cluster_centers_, 10).tobytes()).hexdigest()[:10]
-    return f"kmeans-k{result.n_clusters}-{digest}"
+                            metadata=warehouse.write_table("segment_profiles", tracked.profiles()))
+    if tracked.refit:
+        metrics = warehouse.write_table("segmentation_metrics", tracked.metrics(context.run_id))
+    else:
+        metrics = {"note": MetadataValue.text(f"unchanged: customers scored with {tracked.version}")}
+    yield MaterializeResult(asset_key=AssetKey("segmentation_metrics"), metadata=metrics)
+    for name, metadata in write_history(warehouse, tracked, config.drift_threshold, previous).items():
+        yield MaterializeResult(asset_key=AssetKey(name), metadata=metadata)

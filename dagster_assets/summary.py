@@ -28,6 +28,10 @@ def main() -> None:
         print("Segments:")
         for segment_id, name, size, share in segments:
             print(f"  {segment_id:>2}  {name:<45} {size:>9,} customers ({share}%)")
+        count, first, last = con.sql(
+            "select count(distinct snapshot_date), min(snapshot_date), max(snapshot_date) from main.segment_history"
+        ).fetchall()[0]
+        print(f"Segment history: {count} snapshot(s), {first} to {last} (`make backfill` adds past month ends).")
         print(f"\nQuery it read-only (BI tools: see README, 'Connect a BI tool'):\n"
               f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
               f".sql('from customer_360 limit 5'))\"")

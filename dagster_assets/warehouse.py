@@ -73,6 +73,33 @@ class Warehouse(ConfigurableResource):
         return table_metadata(table.num_rows, table.slice(0, PREVIEW_ROWS).to_pandas())
 
 
+    def replace_rows(self, name: str, data: pa.Table | pd.DataFrame, key: str, value) -> dict:
+        """Replace the rows of `main.<name>` whose `key` equals `value` with `data`, in one transaction.
+
+        For tables that keep history (one slice per snapshot): the table is created on first use, and writing a
+        slice again replaces it. Returns Dagster metadata: the slice's and the table's row counts and a preview.
+        """
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        with self.connect() as con:
+            con.register("incoming", table)
+            con.execute("begin transaction")
+            con.execute(f"create table if not exists main.{name} as select * from incoming where false")
+            con.execute(f"delete from main.{name} where {key} = ?", [value])
+            con.execute(f"insert into main.{name} by name select * from incoming")
+            total = con.sql(f"select count(*) from main.{name}").fetchall()[0][0]
+            con.execute("commit")
+            con.unregister("incoming")
+        return {**table_metadata(table.num_rows, table.slice(0, PREVIEW_ROWS).to_pandas()),
+                "table_row_count": MetadataValue.int(total)}
+
+    def has_table(self, name: str) -> bool:
+        """Whether `main.<name>` exists yet (history tables appear with the first snapshot)."""
+        with self.connect(read_only=True) as con:
+            found = con.execute("select count(*) from information_schema.tables "
+                                "where table_schema = 'main' and table_name = ?", [name]).fetchall()
+        return found[0][0] > 0
+
+
 PREVIEW_ROWS = 10
 
 

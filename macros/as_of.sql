@@ -1,6 +1,7 @@
-{# SEGMENTS_AS_OF (YYYY-MM-DD) as a SQL date literal, or none when unset. #}
+{# The snapshot date as a SQL date literal, or none when unset: dbt var `as_of` (the monthly snapshot job sets it),
+   else SEGMENTS_AS_OF (YYYY-MM-DD). #}
 {% macro as_of_setting() %}
-    {% set value = env_var('SEGMENTS_AS_OF', '') | trim %}
+    {% set value = (var('as_of', none) or env_var('SEGMENTS_AS_OF', '')) | string | trim %}
     {% if value == '' %}
         {{ return(none) }}
     {% endif %}

@@ -46,6 +46,7 @@ __all__ = [
     "feature_drift",
     "match_segments",
     "membership_centers",
+    "numeric_columns",
     "population_stability_index",
     "transition_matrix",
 ]
@@ -624,6 +625,12 @@ def feature_drift(previous, current, features=None, threshold=PSI_SIGNIFICANT, *
         dtype=float,
     )
     return pd.DataFrame({"feature": list(features), "psi": psi, "drifted": psi > threshold})
+
+
+def numeric_columns(frame, id_column="customer_id"):
+    """The numeric (not boolean) columns of ``frame`` other than the id: those drift is measured on."""
+    return [c for c in frame.columns if c != id_column and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])]
 
 
 def feature_bins(frame, features, bins=10):

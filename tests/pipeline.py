@@ -46,6 +46,21 @@ def materialize_all(data_dir: Path, database: Path, raise_on_error: bool = True,
         return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
 
 
+def materialize(data_dir: Path, database: Path, targets: list[str], run_config: dict | None = None,
+                **env: str | None):
+    """Materialize `targets` and everything upstream of them, in process, like `materialize_all`."""
+    from dagster import AssetSelection, DagsterInstance
+
+    from dagster_assets.definitions import defs
+
+    keys = AssetSelection.assets(*targets).upstream().required_multi_asset_neighbors().resolve(
+        defs.resolve_asset_graph())
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), **env):
+        job = defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=DagsterInstance.ephemeral(), asset_selection=list(keys),
+                                      run_config=run_config)
+
+
 def query(database: Path, sql: str):
     with duckdb.connect(str(database), read_only=True) as con:
         return con.sql(sql).fetchall()

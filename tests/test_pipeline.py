@@ -14,7 +14,8 @@ PUBLISHED_TABLES = ["customer_rfm", "customer_behavior", "customer_features", "f
                     "rejected_transactions", "customer_segments", "segment_profiles", "segmentation_metrics",
                     "segment_rules", "customer_map", "customer_360", "customer_clv", "clv_model_params",
                     "clv_holdout_evaluation", "customer_propensity", "propensity_evaluation", "customer_lifecycle",
-                    "lifecycle_transitions"]
+                    "lifecycle_transitions", "segment_history", "segment_drift", "feature_distributions",
+                    "segment_transitions", "rfm_segment_transitions"]
 
 
 def test_every_input_line_is_accepted_or_rejected_as_planted(demo_data, demo_warehouse):
@@ -36,11 +37,15 @@ def test_segments_recover_planted_personas(demo_data, demo_warehouse):
     assert len(joined) == len(personas)
     assert adjusted_rand_score(joined["persona"], joined["segment_id"]) >= 0.85
 
-    # k was searched over 2..10 and the rule picked the number of planted personas
-    metrics = frame(demo_warehouse, "select * from segmentation_metrics order by k")
-    assert metrics["k"].tolist() == list(range(2, 11)) and metrics["chosen"].sum() == 1
-    chosen_k = int(metrics.loc[metrics["chosen"], "k"].iloc[0])
-    assert chosen_k == segments["segment_id"].nunique() == personas["persona"].nunique()
+    # every candidate algorithm was scored, k = 2..10 where k is chosen, and the rule picked the planted number
+    metrics = frame(demo_warehouse, "select * from segmentation_metrics order by algorithm, k")
+    assert set(metrics["algorithm"]) == {"kmeans", "gmm", "ward", "hdbscan"} and metrics["chosen"].sum() == 1
+    for algorithm in ("kmeans", "gmm", "ward"):
+        assert metrics.loc[metrics["algorithm"] == algorithm, "k"].tolist() == list(range(2, 11))
+    assert metrics["run_id"].nunique() == 1 and metrics["stability"].notna().all()
+    chosen = metrics[metrics["chosen"]].iloc[0]
+    assert chosen["stability"] >= 0.8
+    assert chosen["k"] == segments["segment_id"].nunique() == personas["persona"].nunique()
 
 
 def test_segment_profiles_describe_every_segment(demo_warehouse):
@@ -78,8 +83,9 @@ def test_second_run_gives_identical_tables(demo_data, demo_warehouse, tmp_path):
     again = tmp_path / "again.duckdb"
     assert materialize_all(data_dir, again).success
     for table in PUBLISHED_TABLES:
-        first = frame(demo_warehouse, f"select * from {table}")
-        second = frame(again, f"select * from {table}")
+        columns = "* exclude (run_id)" if table == "segmentation_metrics" else "*"  # run ids must differ
+        first = frame(demo_warehouse, f"select {columns} from {table}")
+        second = frame(again, f"select {columns} from {table}")
         key = list(first.columns)
         pd.testing.assert_frame_equal(first.sort_values(key).reset_index(drop=True),
                                       second.sort_values(key).reset_index(drop=True), check_exact=True)

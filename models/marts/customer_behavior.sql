@@ -109,9 +109,12 @@ channel_mix as (
 
 event_counts as (
 
-    select customer_id, count(*) as event_count
-    from events
-    group by customer_id
+    -- like order lines, events after the snapshot date are not known at the snapshot
+    select e.customer_id, count(*) as event_count
+    from events as e
+    cross join as_of as a
+    where cast(e.event_ts as date) <= a.as_of_date
+    group by e.customer_id
 
 ),
 

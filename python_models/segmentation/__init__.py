@@ -1,4 +1,4 @@
-"""Customer segmentation: preprocessing, automatic K-Means and profiles.
+"""Customer segmentation: preprocessing, model choice, profiles and scoring without refitting.
 
 Pure Python (numpy / pandas / scikit-learn): DataFrames and arrays in and
 out, no orchestration imports. Typical use::
@@ -7,13 +7,14 @@ out, no orchestration imports. Typical use::
     result = segment_customers(customer_features_df, random_state=0)
     result.assignments()   # customer_id, segment_id, segment_name, distance
     result.profiles        # one row per segment
-    result.metrics         # one row per candidate k
+    result.metrics         # one row per candidate model (algorithm x k)
 
 Building blocks: :class:`CustomerFeatureTransformer` (skew correction,
-standardisation, block weighting), :class:`AutoKMeans` (K-Means with a
-deterministic choice of k and size-ordered labels) and
-:func:`profile_segments` (segment sizes, means, lifts, effect sizes and
-readable names).
+standardisation, block weighting), :class:`ModelSelector` (K-Means, Gaussian
+mixture, Ward and HDBSCAN candidates with a deterministic choice),
+:class:`AutoKMeans` (K-Means only), :func:`profile_segments` (segment sizes,
+means, lifts, effect sizes and readable names) and :class:`SegmentScorer`
+(assigns new customers with a saved model and tells when it is stale).
 """
 
 from .features import (
@@ -24,7 +25,8 @@ from .features import (
     signed_log1p,
 )
 from .kmeans_selection import AutoKMeans, choose_k, silhouette_scores
-from .pipeline import SegmentationResult, segment_customers
+from .pipeline import OUTLIER_NAME, SegmentationResult, segment_customers
+from .scoring import SegmentScorer, Staleness
 from .profiles import (
     KEY_FEATURES,
     profile_segments,
@@ -36,9 +38,12 @@ __all__ = [
     "BLOCKS",
     "DEFAULT_BLOCK_WEIGHTS",
     "KEY_FEATURES",
+    "OUTLIER_NAME",
     "AutoKMeans",
     "CustomerFeatureTransformer",
+    "SegmentScorer",
     "SegmentationResult",
+    "Staleness",
     "assign_block",
     "choose_k",
     "profile_segments",

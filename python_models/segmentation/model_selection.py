@@ -72,6 +72,7 @@ METRIC_COLUMNS = [
     "stability",
     "n_noise",
     "noise_share",
+    "smallest_share",
     "chosen",
 ]
 
@@ -266,7 +267,12 @@ def _canonical(labels):
 # The choice rule
 # --------------------------------------------------------------------------
 def choose_candidate(
-    metrics, *, stability_threshold=0.8, silhouette_tol=0.01, max_noise_share=0.2
+    metrics,
+    *,
+    stability_threshold=0.8,
+    silhouette_tol=0.01,
+    max_noise_share=0.2,
+    min_segment_share=0.01,
 ):
     """Apply the model-selection rule to a metrics table.
 
@@ -274,9 +280,12 @@ def choose_candidate(
     sample):
 
     1. **eligible**: the silhouette is defined (at least two non-empty,
-       non-noise clusters) and the noise share (HDBSCAN only) is at most
-       ``max_noise_share``. If no candidate is eligible, the first one in
-       the order of step 6 is returned;
+       non-noise clusters), the noise share (HDBSCAN only) is at most
+       ``max_noise_share`` and the smallest segment holds at least
+       ``min_segment_share`` of the rows (a segment of a handful of
+       customers is an outlier group, not a segment to act on). If no
+       candidate is eligible, the first one in the order of step 6 is
+       returned;
     2. **stable**: keep eligible candidates whose bootstrap stability (mean
        adjusted Rand index between refits) is at least
        ``stability_threshold``; if none is, keep all eligible candidates
@@ -305,6 +314,9 @@ def choose_candidate(
         the sampling noise of a 10 000-row sample).
     max_noise_share : float, default=0.2
         Largest noise share of an eligible candidate (step 1).
+    min_segment_share : float, default=0.01
+        Smallest share of the rows in any segment of an eligible candidate
+        (step 1; needs the optional ``smallest_share`` column).
 
     Returns
     -------
@@ -340,6 +352,11 @@ def choose_candidate(
         else np.zeros(n)
     )
     noise = np.where(np.isnan(noise), 0.0, noise)
+    smallest = (
+        m["smallest_share"].to_numpy(dtype=float)
+        if "smallest_share" in m.columns
+        else np.ones(n)
+    )
     rank = {a: i for i, a in enumerate(ALGORITHMS)}
     alg_rank = np.array([rank.get(a, len(ALGORITHMS)) for a in m["algorithm"]])
     k = m["k"].to_numpy(dtype=float)
@@ -350,7 +367,7 @@ def choose_candidate(
         mcs = np.zeros(n)
     position = np.arange(n)
 
-    keep = ~np.isnan(sil) & (noise <= max_noise_share)
+    keep = ~np.isnan(sil) & (noise <= max_noise_share) & (smallest >= min_segment_share)
     if not keep.any():
         order = np.lexsort((position, mcs, k, alg_rank))
         return m.index[order[0]]
@@ -436,7 +453,9 @@ class ModelSelector(
     therefore stays a mean over the same evaluation rows for every
     candidate and penalises noise instead of dropping the hardest rows.
     ``n_noise``/``noise_share`` report how many evaluation rows are noise,
-    and the choice rule caps that share (``max_noise_share``).
+    and the choice rule caps that share (``max_noise_share``);
+    ``smallest_share`` is the share of the evaluation rows in the smallest
+    segment, which must reach ``min_segment_share``.
     **Stability**: the data are resampled ``n_bootstrap`` times
     (seeded, without replacement, ``stability_sample_size`` rows each, or
     80 % of the rows if that is fewer); every candidate is refitted on each
@@ -447,7 +466,8 @@ class ModelSelector(
     than the main fit, so their stability is a conservative estimate.
 
     **Choice** (see :func:`choose_candidate`): among eligible candidates
-    (defined silhouette, noise share <= ``max_noise_share``), keep those
+    (defined silhouette, noise share <= ``max_noise_share``, smallest
+    segment >= ``min_segment_share``), keep those
     with stability >= ``stability_threshold`` (all if none), then those
     within ``silhouette_tol`` of the best silhouette, then the smallest
     noise share (labelling everyone wins near-ties), then the lowest
@@ -494,6 +514,9 @@ class ModelSelector(
         Silhouette tolerance of the choice rule.
     max_noise_share : float, default=0.2
         Largest share of noise (HDBSCAN) in the evaluation sample for a
+        candidate to be eligible.
+    min_segment_share : float, default=0.01
+        Smallest share of the evaluation sample in any segment for a
         candidate to be eligible.
     n_init : int, default=3
         k-means++ restarts of every K-Means fit (the mixture starts once,
@@ -561,7 +584,8 @@ class ModelSelector(
     ('kmeans', 4)
     >>> sel.metrics_.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['algorithm', 'k', 'min_cluster_size', 'silhouette', 'davies_bouldin',
-     'calinski_harabasz', 'stability', 'n_noise', 'noise_share', 'chosen']
+     'calinski_harabasz', 'stability', 'n_noise', 'noise_share', 'smallest_share',
+     'chosen']
     >>> best = sel.metrics_.loc[sel.chosen_index_]
     >>> str(best["algorithm"]), int(best["k"]), bool(best["stability"] >= 0.8)
     ('kmeans', 4, True)
@@ -581,6 +605,7 @@ class ModelSelector(
         stability_threshold=0.8,
         silhouette_tol=0.01,
         max_noise_share=0.2,
+        min_segment_share=0.01,
         n_init=3,
         kmeans_max_fit_rows=200_000,
         gmm_max_fit_rows=50_000,
@@ -600,6 +625,7 @@ class ModelSelector(
         self.stability_threshold = stability_threshold
         self.silhouette_tol = silhouette_tol
         self.max_noise_share = max_noise_share
+        self.min_segment_share = min_segment_share
         self.n_init = n_init
         self.kmeans_max_fit_rows = kmeans_max_fit_rows
         self.gmm_max_fit_rows = gmm_max_fit_rows
@@ -670,7 +696,8 @@ class ModelSelector(
         nb = self.n_bootstrap
         if not isinstance(nb, numbers.Integral) or isinstance(nb, bool) or nb < 0 or nb == 1:
             raise ValueError(f"n_bootstrap must be 0 or an int >= 2, got {nb!r}.")
-        for name in ("stability_threshold", "silhouette_tol", "max_noise_share", "gmm_reg_covar"):
+        for name in ("stability_threshold", "silhouette_tol", "max_noise_share", "min_segment_share",
+                     "gmm_reg_covar"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}.")
@@ -909,6 +936,7 @@ class ModelSelector(
             stability_threshold=self.stability_threshold,
             silhouette_tol=self.silhouette_tol,
             max_noise_share=self.max_noise_share,
+            min_segment_share=self.min_segment_share,
         )
         metrics["chosen"] = metrics.index == chosen
         self.metrics_ = metrics[METRIC_COLUMNS].reset_index(drop=True)
@@ -937,12 +965,16 @@ class ModelSelector(
                 "calinski_harabasz": np.nan,
                 "stability": np.nan,
                 "n_noise": 0,
+                "smallest_share": np.nan,
             }
             if lab is not None:
                 own = lab >= 0
                 n_own = int(own.sum())
                 row["n_noise"] = n_eval - n_own
-                n_lab = np.unique(lab[own]).size
+                sizes = np.bincount(lab[own]) if n_own else np.zeros(0, dtype=np.int64)
+                sizes = sizes[sizes > 0]
+                n_lab = sizes.size
+                row["smallest_share"] = sizes.min() / n_eval if n_lab else np.nan
                 if 2 <= n_lab < n_own:
                     Xo, lo = (Xe, lab) if n_own == n_eval else (Xe[own], lab[own])
                     row["davies_bouldin"] = davies_bouldin_score(Xo, lo)
@@ -967,7 +999,7 @@ class ModelSelector(
         m["min_cluster_size"] = m["min_cluster_size"].astype("Float64").astype("Int64")
         m["n_noise"] = m["n_noise"].astype(np.int64)
         m["noise_share"] = m["n_noise"] / n_eval
-        for c in ("silhouette", "davies_bouldin", "calinski_harabasz", "stability"):
+        for c in ("silhouette", "davies_bouldin", "calinski_harabasz", "stability", "smallest_share"):
             m[c] = m[c].astype(np.float64)
         return m
 

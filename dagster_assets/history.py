@@ -1,0 +1,302 @@
+"""One segmentation snapshot: fit, carry segment ids over from the previous snapshot, measure drift.
+
+Shared by the current run (the `customer_segments` assets) and the monthly snapshot job, which differ only in
+the schema they read features from and in what they publish.
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from python_models.segmentation import (
+    OUTLIER_NAME,
+    SegmentationResult,
+    SegmentScorer,
+    profile_segments,
+    segment_customers,
+)
+from python_models.segmentation.model_selection import NOISE_LABEL
+from python_models.tracking import (
+    OUTLIER_ID,
+    carry_segment_ids,
+    carry_segment_names,
+    drift_from_bins,
+    feature_bins,
+    numeric_columns,
+)
+
+from .warehouse import Warehouse
+
+@dataclass
+class Snapshot:
+    """The inputs of one segmentation: features, RFM segments and slot labels at one date."""
+
+    as_of: dt.date
+    features: pd.DataFrame
+    rfm_segments: pd.DataFrame
+    slot_labels: dict[str, str]
+
+    @classmethod
+    def read(cls, warehouse: Warehouse, schema_prefix: str = "") -> "Snapshot":
+        """Read from the dbt schemas: `main`/`staging`, or the monthly job's `snapshot_main`/`snapshot_staging`."""
+        main, staging = f"{schema_prefix}main", f"{schema_prefix}staging"
+        slots = warehouse.read_frame(f"select dimension, slot, label from {main}.feature_slots")
+        return cls(
+            as_of=warehouse.read_frame(f"select as_of_date from {staging}.stg_shop__as_of")["as_of_date"].iloc[0],
+            features=warehouse.read_frame(f"select * from {main}.customer_features order by customer_id"),
+            rfm_segments=warehouse.read_frame(f"select customer_id, rfm_segment from {main}.customer_rfm"),
+            slot_labels={f"{r.dimension}_share_{r.slot:02d}": str(r.label) for r in slots.itertuples()},
+        )
+
+
+@dataclass
+class SavedModel:
+    """What a segmentation run keeps beside the warehouse (`models/<version>.joblib`): enough to assign later
+    customers to its segments, with their published ids and names, without refitting."""
+
+    version: str
+    as_of: dt.date
+    scorer: SegmentScorer
+    segment_ids: dict[int, int]  # model label -> published segment id
+    segment_names: dict[int, str]  # published segment id -> name
+
+    def segment_ids_of(self, labels: np.ndarray) -> np.ndarray:
+        return pd.Series(labels).map(self.segment_ids).to_numpy(dtype=np.int32)
+
+
+@dataclass
+class TrackedSnapshot:
+    """A fitted snapshot whose segments carry stable ids, ready to be written."""
+
+    snapshot: Snapshot
+    result: SegmentationResult
+    model: SavedModel
+    refit: bool
+    reference_snapshot: dt.date | None
+    drift: pd.DataFrame
+    bins: pd.DataFrame
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    @property
+    def segment_names(self) -> dict[int, str]:
+        return self.model.segment_names
+
+    def customer_segment_ids(self) -> np.ndarray:
+        return self.model.segment_ids_of(self.result.labels)
+
+    def segments(self) -> pa.Table:
+        """One row per customer: customer_segments."""
+        ids = self.customer_segment_ids()
+        n = len(ids)
+        return pa.table({
+            "customer_id": pa.array(self.snapshot.features["customer_id"], pa.string()),
+            "segment_id": pa.array(ids, pa.int32()),
+            "segment_name": pa.array(pd.Series(ids).map(self.segment_names).to_numpy(), pa.string()),
+            "distance": pa.array(self.result.distances, pa.float64()),
+            "model_version": pa.array([self.version] * n, pa.string()),
+            "as_of": pa.array([self.snapshot.as_of] * n, pa.date32()),
+        })
+
+    def history(self) -> pa.Table:
+        """One row per customer at this snapshot: segment_history."""
+        segments = self.segments()
+        rfm = self.snapshot.rfm_segments.set_index("customer_id")["rfm_segment"]
+        return pa.table({
+            "snapshot_date": segments["as_of"],
+            "customer_id": segments["customer_id"],
+            "segment_id": segments["segment_id"],
+            "segment_name": segments["segment_name"],
+            "rfm_segment": pa.array(rfm.reindex(self.snapshot.features["customer_id"]).to_numpy(), pa.string()),
+            "distance": segments["distance"],
+            "model_version": segments["model_version"],
+        })
+
+    def profiles(self) -> pd.DataFrame:
+        """One row per segment, with published ids and names: segment_profiles."""
+        profiles = self.result.profiles
+        ids = profiles["segment_id"].map(self.model.segment_ids)
+        return (profiles.assign(segment_id=ids, segment_name=ids.map(self.segment_names))
+                .sort_values("segment_id", kind="mergesort").reset_index(drop=True))
+
+    def metrics(self, run_id: str) -> pd.DataFrame:
+        """One row per candidate model: segmentation_metrics."""
+        return self.result.metrics.assign(run_id=run_id, snapshot_date=self.snapshot.as_of,
+                                          model_version=self.version)
+
+    def drift_rows(self, threshold: float) -> pa.Table:
+        """One row per numeric feature: segment_drift (psi and drifted are null without a reference)."""
+        n = len(self.drift)
+        return pa.table({
+            "snapshot_date": pa.array([self.snapshot.as_of] * n, pa.date32()),
+            "reference_snapshot": pa.array([self.reference_snapshot] * n, pa.date32()),
+            "feature": pa.array(self.drift["feature"], pa.string()),
+            "psi": pa.array(self.drift["psi"], pa.float64(), from_pandas=True),
+            "threshold": pa.array([threshold] * n, pa.float64()),
+            "drifted": pa.array(self.drift["drifted"].astype("boolean"), pa.bool_(), from_pandas=True),
+        })
+
+    def bin_rows(self) -> pd.DataFrame:
+        """The feature distributions of this snapshot: feature_distributions."""
+        return self.bins.assign(snapshot_date=self.snapshot.as_of)[
+            ["snapshot_date", "feature", "bin", "lower_edge", "upper_edge", "customers"]]
+
+
+def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSnapshot:
+    """Segment the snapshot, then match its segments to the latest earlier snapshot in segment_history.
+
+    `config` is a SegmentationConfig. A snapshot written before (the same date) is refitted and replaced; ids
+    are matched against the snapshot before it, never against itself.
+    """
+    features = snapshot.features
+    result = segment_customers(
+        features,
+        k_range=range(config.k_min, config.k_max + 1),
+        random_state=config.random_state,
+        algorithms=tuple(config.algorithms),
+        n_bootstrap=config.n_bootstrap,
+        sample_size=config.silhouette_sample_size,
+        block_weights=config.block_weights,
+        slot_labels=snapshot.slot_labels,
+    )
+    previous, next_id = _previous_segments(warehouse, snapshot.as_of)
+    ids = carry_segment_ids(result.transformer.transform(features), features["customer_id"].to_numpy(),
+                            result.model.cluster_centers_, previous, next_id=next_id, factor=config.match_factor)
+    generated = result.profiles.set_index("segment_id")["segment_name"]
+    previous_names = {} if previous is None else dict(zip(previous["segment_id"], previous["segment_name"]))
+    names = carry_segment_names(ids.tolist(), [generated[label] for label in range(len(ids))], previous_names)
+    model = SavedModel(
+        version=model_version(result),
+        as_of=snapshot.as_of,
+        scorer=SegmentScorer(result, features, psi_threshold=config.drift_threshold),
+        segment_ids={NOISE_LABEL: OUTLIER_ID, **{label: int(i) for label, i in enumerate(ids)}},
+        segment_names={OUTLIER_ID: OUTLIER_NAME, **{int(i): name for i, name in zip(ids, names)}},
+    )
+    return _tracked(snapshot, warehouse, config, result, model, refit=True)
+
+
+def score_snapshot(snapshot: Snapshot, warehouse: Warehouse, config, model: SavedModel) -> TrackedSnapshot:
+    """Assign the snapshot's customers with a saved model, without refitting: its segments, ids and names."""
+    features = snapshot.features
+    assigned = model.scorer.assign(features)
+    labels = assigned["label"].to_numpy()
+    profiles = profile_segments(features, labels, slot_labels=snapshot.slot_labels)
+    profiles.loc[profiles["segment_id"] == NOISE_LABEL, "segment_name"] = OUTLIER_NAME
+    result = SegmentationResult(
+        customer_ids=features["customer_id"].to_numpy(), labels=labels, distances=assigned["distance"].to_numpy(),
+        metrics=None, profiles=profiles, transformer=model.scorer.transformer, model=model.scorer.model)
+    return _tracked(snapshot, warehouse, config, result, model, refit=False)
+
+
+def _tracked(snapshot, warehouse, config, result, model, refit) -> TrackedSnapshot:
+    """The snapshot with its drift against the previous snapshot's feature distributions."""
+    features = snapshot.features
+    numeric = numeric_columns(features)
+    reference_date, reference = _previous_bins(warehouse, snapshot.as_of)
+    drift = (drift_from_bins(reference, features, threshold=config.drift_threshold) if reference is not None
+             else pd.DataFrame({"feature": numeric, "psi": np.nan, "drifted": pd.NA}))
+    return TrackedSnapshot(snapshot=snapshot, result=result, model=model, refit=refit,
+                           reference_snapshot=reference_date, drift=drift, bins=feature_bins(features, numeric))
+
+
+def previous_model(warehouse: Warehouse, as_of: dt.date) -> SavedModel | None:
+    """The model saved for the latest snapshot before `as_of`, or None when there is no earlier snapshot."""
+    if not warehouse.has_table("segment_history"):
+        return None
+    date = f"cast('{as_of.isoformat()}' as date)"
+    versions = warehouse.read_frame(
+        "select distinct model_version from main.segment_history where snapshot_date = "
+        f"(select max(snapshot_date) from main.segment_history where snapshot_date < {date})")["model_version"]
+    if versions.empty:
+        return None
+    path = warehouse.artifact_path(versions.iloc[0])
+    if not path.exists():
+        raise FileNotFoundError(f"The model of the previous snapshot, {path}, is missing: refit instead.")
+    return joblib.load(path)
+
+
+def save_model(warehouse: Warehouse, tracked: TrackedSnapshot) -> None:
+    """Keep the snapshot's model beside the warehouse, so later steps and runs use exactly this model."""
+    joblib.dump(tracked.model, warehouse.artifact_path(tracked.version))
+
+
+HEALTH_SCHEMA = pa.schema([
+    ("snapshot_date", pa.date32()), ("previous_model_version", pa.string()), ("previous_model_as_of", pa.date32()),
+    ("refit", pa.bool_()), ("share_beyond_reference", pa.float64()), ("max_feature_psi", pa.float64()),
+    ("max_psi_feature", pa.string()), ("stale", pa.bool_()), ("agreement_with_refit", pa.float64()),
+])
+
+
+def model_health(tracked: TrackedSnapshot, previous: SavedModel | None) -> pa.Table:
+    """How the previous snapshot's model fits this snapshot's customers: segment_model_health (no row without
+    a previous model). After a refit, also the share of customers it puts in the segment the refit publishes."""
+    if previous is None:
+        return HEALTH_SCHEMA.empty_table()
+    features = tracked.snapshot.features
+    assigned = previous.scorer.assign(features)
+    staleness = previous.scorer.staleness(features, assigned)
+    agreement = (float(np.mean(previous.segment_ids_of(assigned["label"].to_numpy())
+                               == tracked.customer_segment_ids())) if tracked.refit else None)
+    return pa.Table.from_pylist([{
+        "snapshot_date": tracked.snapshot.as_of, "previous_model_version": previous.version,
+        "previous_model_as_of": previous.as_of, "refit": tracked.refit,
+        "share_beyond_reference": staleness.share_beyond_reference, "max_feature_psi": staleness.max_feature_psi,
+        "max_psi_feature": staleness.max_psi_feature, "stale": staleness.stale, "agreement_with_refit": agreement,
+    }], schema=HEALTH_SCHEMA)
+
+
+def write_history(warehouse: Warehouse, tracked: TrackedSnapshot, threshold: float,
+                  previous: SavedModel | None) -> dict[str, dict]:
+    """Write this snapshot's slice of segment_history, segment_drift, feature_distributions and
+    segment_model_health."""
+    as_of = tracked.snapshot.as_of
+    return {
+        "segment_model_health": warehouse.replace_rows("segment_model_health", model_health(tracked, previous),
+                                                       "snapshot_date", as_of),
+        "segment_history": warehouse.replace_rows("segment_history", tracked.history(), "snapshot_date", as_of),
+        "segment_drift": warehouse.replace_rows("segment_drift", tracked.drift_rows(threshold),
+                                                "snapshot_date", as_of),
+        "feature_distributions": warehouse.replace_rows("feature_distributions", tracked.bin_rows(),
+                                                        "snapshot_date", as_of),
+    }
+
+
+def model_version(result: SegmentationResult) -> str:
+    """`<algorithm>-k<k>-<hash of the centres>`: equal versions mean identical models."""
+    digest = hashlib.sha256(np.round(result.model.cluster_centers_, 10).tobytes()).hexdigest()[:10]
+    return f"{result.algorithm}-k{result.n_clusters}-{digest}"
+
+
+def _previous_segments(warehouse: Warehouse, as_of: dt.date) -> tuple[pd.DataFrame | None, int]:
+    """The latest snapshot before `as_of` (customer_id, segment_id, segment_name) and the first id no earlier
+    snapshot used (snapshots are matched in date order, so later ones are renumbered when they are rebuilt)."""
+    if not warehouse.has_table("segment_history"):
+        return None, 1
+    date = f"cast('{as_of.isoformat()}' as date)"
+    previous = warehouse.read_frame(
+        "select customer_id, segment_id, segment_name from main.segment_history "
+        f"where snapshot_date = (select max(snapshot_date) from main.segment_history where snapshot_date < {date})")
+    used = warehouse.read_frame(
+        f"select coalesce(max(segment_id), 0) as top from main.segment_history where snapshot_date < {date}")
+    return (previous if len(previous) else None), int(used["top"].iloc[0]) + 1
+
+
+def _previous_bins(warehouse: Warehouse, as_of: dt.date) -> tuple[dt.date | None, pd.DataFrame | None]:
+    """The latest feature distributions before `as_of` and their date, or (None, None)."""
+    if not warehouse.has_table("feature_distributions"):
+        return None, None
+    date = f"cast('{as_of.isoformat()}' as date)"
+    bins = warehouse.read_frame(
+        "select * from main.feature_distributions where snapshot_date = "
+        f"(select max(snapshot_date) from main.feature_distributions where snapshot_date < {date}) "
+        "order by feature, bin")
+    if not len(bins):
+        return None, None
+    return bins["snapshot_date"].iloc[0], bins.drop(columns="snapshot_date")

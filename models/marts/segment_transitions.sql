@@ -1,0 +1,10 @@
+-- One row per pair of consecutive snapshots in segment_history and (from segment, to segment): how many customers
+-- moved, and what share of the from-segment that is. Customers first seen at the later snapshot come from
+-- segment_id null, '(new)'.
+with history as (
+
+    select * from {{ ref('stg_ml__segment_history') }}
+
+),
+
+{{ segments.migration_matrix('history', {'segment_id': 'null', 'segment_name': "'(new)'"}) }}
