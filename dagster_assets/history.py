@@ -32,6 +32,7 @@ from python_models.tracking import (
 
 from .warehouse import Warehouse
 
+
 @dataclass
 class Snapshot:
     """The inputs of one segmentation: features, RFM segments and slot labels at one date."""
