@@ -53,6 +53,7 @@ dev: setup
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_model_selection.py
 	$(BIN)/python bench/bench_clv.py
 
 clean:

@@ -14,13 +14,13 @@ import pandas as pd
 import pyarrow as pa
 
 from python_models.segmentation import (
+    NOISE_LABEL,
     OUTLIER_NAME,
     SegmentationResult,
     SegmentScorer,
     profile_segments,
     segment_customers,
 )
-from python_models.segmentation.model_selection import NOISE_LABEL
 from python_models.tracking import (
     OUTLIER_ID,
     carry_segment_ids,
@@ -189,7 +189,6 @@ def score_snapshot(snapshot: Snapshot, warehouse: Warehouse, config, model: Save
     assigned = model.scorer.assign(features)
     labels = assigned["label"].to_numpy()
     profiles = profile_segments(features, labels, slot_labels=snapshot.slot_labels)
-    profiles.loc[profiles["segment_id"] == NOISE_LABEL, "segment_name"] = OUTLIER_NAME
     result = SegmentationResult(
         customer_ids=features["customer_id"].to_numpy(), labels=labels, distances=assigned["distance"].to_numpy(),
         metrics=None, profiles=profiles, transformer=model.scorer.transformer, model=model.scorer.model)
@@ -231,7 +230,8 @@ def save_model(warehouse: Warehouse, tracked: TrackedSnapshot) -> None:
 HEALTH_SCHEMA = pa.schema([
     ("snapshot_date", pa.date32()), ("previous_model_version", pa.string()), ("previous_model_as_of", pa.date32()),
     ("refit", pa.bool_()), ("share_beyond_reference", pa.float64()), ("max_feature_psi", pa.float64()),
-    ("max_psi_feature", pa.string()), ("stale", pa.bool_()), ("agreement_with_refit", pa.float64()),
+    ("max_psi_feature", pa.string()), ("stale", pa.bool_()), ("stale_reasons", pa.string()),
+    ("agreement_with_refit", pa.float64()),
 ])
 
 
@@ -249,7 +249,8 @@ def model_health(tracked: TrackedSnapshot, previous: SavedModel | None) -> pa.Ta
         "snapshot_date": tracked.snapshot.as_of, "previous_model_version": previous.version,
         "previous_model_as_of": previous.as_of, "refit": tracked.refit,
         "share_beyond_reference": staleness.share_beyond_reference, "max_feature_psi": staleness.max_feature_psi,
-        "max_psi_feature": staleness.max_psi_feature, "stale": staleness.stale, "agreement_with_refit": agreement,
+        "max_psi_feature": staleness.max_psi_feature, "stale": staleness.stale,
+        "stale_reasons": "; ".join(staleness.reasons), "agreement_with_refit": agreement,
     }], schema=HEALTH_SCHEMA)
 
 

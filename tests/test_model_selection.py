@@ -379,3 +379,25 @@ def test_dataframe_input_keeps_feature_names(planted):
     sel = ModelSelector(k_range=(4, 5, 6), n_bootstrap=2, algorithms=("kmeans",)).fit(df)
     assert sel.feature_names_in_.tolist() == df.columns.tolist()
     assert_array_equal(sel.predict(df), sel.labels_)
+
+
+def test_fast_helpers_match_scipy_and_sklearn():
+    """The tree cut and the adjusted Rand index used by the selector give scipy's and scikit-learn's results."""
+    from scipy.cluster.hierarchy import cut_tree, linkage
+
+    from python_models.segmentation.model_selection import _adjusted_rand, _cut_tree
+
+    rng = np.random.default_rng(0)
+    ks = list(range(2, 11))
+    samples = [make_planted(n=600)[0], np.repeat(rng.normal(size=(30, 3)), 10, axis=0)]
+    # many exact ties in the merge heights (9 distinct points)
+    samples += [rng.integers(0, 3, size=(200, 2)).astype(float) for _ in range(5)]
+    for X in samples:
+        tree = linkage(X, method="ward")
+        assert_array_equal(_cut_tree(tree, ks), cut_tree(tree, n_clusters=ks))
+    for _ in range(50):
+        n = int(rng.integers(2, 500))
+        a = rng.integers(-1, int(rng.integers(1, 12)), n)
+        b = np.where(rng.random(n) < 0.1, -1, a) if rng.random() < 0.5 else rng.integers(-1, 5, n)
+        assert _adjusted_rand(a, b) == adjusted_rand_score(a, b)
+    assert _adjusted_rand(np.zeros(5, int), np.zeros(5, int)) == 1.0

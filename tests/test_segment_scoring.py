@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from python_models.segmentation import SegmentScorer, segment_customers
+from python_models.segmentation import NOISE_LABEL, SegmentScorer, Staleness, segment_customers
+from python_models.segmentation.scoring import EXPECTED_SHARE_BEYOND
 from tests.pipeline import frame
+from tests.test_segmentation import make_planted_customers, with_outliers
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +67,63 @@ def test_the_scorer_survives_a_joblib_round_trip(split, tmp_path):
     joblib.dump(scorer, tmp_path / "model.joblib")
     again = joblib.load(tmp_path / "model.joblib")
     pd.testing.assert_frame_equal(again.assign(new), scorer.assign(new))
+    assert again.staleness(new) == scorer.staleness(new)
+    # small: the references do not grow with the number of customers
+    assert len(again.reference_bins) <= 10 * again.reference_bins["feature"].nunique()
+
+
+def test_references_are_the_training_95th_percentiles(split):
+    known, _, result, scorer = split
+    assert isinstance(scorer, SegmentScorer) and scorer.model is result.model
+    assert len(scorer.reference_distances_) == result.n_clusters
+    for segment, reference in enumerate(scorer.reference_distances_):
+        mine = result.distances[result.labels == segment]
+        assert np.mean(mine > reference) <= EXPECTED_SHARE_BEYOND + 1 / mine.size  # an interpolated percentile
+    same = scorer.staleness(known)
+    assert same.share_beyond_reference == pytest.approx(EXPECTED_SHARE_BEYOND, abs=0.01)
+    assert same.max_feature_psi == pytest.approx(0.0, abs=1e-12) and not same.stale and same.reasons == ()
+    # the same scorer from the result
+    again = result.scorer(known)
+    np.testing.assert_array_equal(again.reference_distances_, scorer.reference_distances_)
+    assert again.staleness(known) == same
+    row = same.to_frame()
+    assert row.shape[0] == 1 and {"share_beyond_reference", "max_feature_psi", "max_psi_feature", "stale",
+                                   "noise_share"} <= set(row.columns)
+
+
+# --------------------------------------------------------------------------
+# A model with an outlier segment (HDBSCAN), on the planted customers of test_segmentation
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hdbscan_scorer():
+    train = with_outliers(make_planted_customers(n=3000, seed=0)[0], n_odd=30, seed=3)
+    result = segment_customers(train, algorithms=("hdbscan",), n_bootstrap=0,
+                               model_params={"hdbscan_min_cluster_sizes": (0.02,), "hdbscan_min_samples": 10})
+    assert result.algorithm == "hdbscan" and (result.labels == NOISE_LABEL).any()
+    return train, result, result.scorer(train)
+
+
+def test_outliers_are_scored_as_outliers(hdbscan_scorer):
+    train, result, scorer = hdbscan_scorer
+    np.testing.assert_array_equal(scorer.assign(train)["label"], result.labels)
+    later = with_outliers(make_planted_customers(n=3000, seed=1)[0], n_odd=30, seed=4)
+    later["customer_id"] = "new-" + later["customer_id"]
+    scored = scorer.assign(later)
+    odd = scored["customer_id"].str.contains("odd").to_numpy()
+    assert (scored.loc[odd, "label"] == NOISE_LABEL).mean() >= 0.9
+    assert (scored.loc[~odd, "label"] == NOISE_LABEL).mean() <= 0.05
+    # outliers' distance: to the nearest centre
+    X = scorer.transformer.transform(later)
+    nearest = scorer.model.transform(X).min(axis=1)
+    np.testing.assert_allclose(scored.loc[odd, "distance"], nearest[odd], rtol=1e-9)
+    check = scorer.staleness(later, scored)
+    assert not check.stale and check.noise_share == pytest.approx(np.mean(scored["label"] == NOISE_LABEL))
+
+
+def test_stale_when_many_customers_fall_outside_every_segment(hdbscan_scorer):
+    _, _, scorer = hdbscan_scorer
+    # a population with 30 % customers unlike any training segment
+    later = with_outliers(make_planted_customers(n=2100, seed=2)[0], n_odd=900, seed=5)
+    check = scorer.staleness(later)
+    assert check.noise_share > 0.2 and check.stale
+    assert any("outliers" in reason for reason in check.reasons)

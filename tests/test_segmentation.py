@@ -13,8 +13,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from python_models.segmentation import (
     DEFAULT_BLOCK_WEIGHTS,
+    NOISE_LABEL,
+    OUTLIER_NAME,
     AutoKMeans,
     CustomerFeatureTransformer,
+    ModelSelector,
     SegmentationResult,
     assign_block,
     choose_k,
@@ -419,7 +422,7 @@ def test_slot_names_distinguish_main_slot_from_lean():
     assert prof.loc[0, "segment_name"].startswith("Web buyers")
 
 
-@pytest.mark.parametrize("module", ["features", "kmeans_selection", "profiles", "pipeline"])
+@pytest.mark.parametrize("module", ["features", "kmeans_selection", "profiles", "pipeline", "scoring"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -438,9 +441,102 @@ def test_segment_customers_assignments(planted, planted_result):
     ]
     assert a["customer_id"].tolist() == df["customer_id"].tolist()
     X = res.transformer.transform(df)
-    assert_allclose(a["distance_to_centre"], res.model.transform(X).min(axis=1), atol=1e-9)
+    own = res.model.transform(X)[np.arange(len(df)), res.labels]
+    assert_allclose(a["distance_to_centre"], own, atol=1e-9)
     assert a["segment_name"].map(lambda s: s in res.segment_names.values()).all()
     assert res.metrics is res.model.metrics_
+    assert isinstance(res.model, ModelSelector)
+    assert res.algorithm == res.model.algorithm_
+    assert res.n_clusters == res.model.n_clusters_ == len(res.profiles)
+    assert set(res.metrics["algorithm"]) == {"kmeans", "gmm", "ward", "hdbscan"}
+    assert res.metrics["chosen"].sum() == 1
+    assert NOISE_LABEL not in res.labels  # planted groups: everyone is assigned
+
+
+def with_outliers(df, n_odd=40, seed=3):
+    """``df`` plus ``n_odd`` customers far from every planted group (extreme orders, spend and recency)."""
+    rng = np.random.default_rng(seed)
+    odd = df.sample(n_odd, random_state=seed).reset_index(drop=True)
+    odd["customer_id"] = [f"odd{i:03d}" for i in range(n_odd)]
+    scale = rng.uniform(20, 60, n_odd)
+    for col in ("order_count", "distinct_products"):
+        odd[col] = (odd[col] * scale).round().astype(np.int64)
+    odd["frequency"] = odd["order_count"] - 1
+    odd["net_revenue"] *= scale**2
+    odd["avg_order_value"] *= scale
+    odd["days_since_last_order"] = rng.uniform(900, 3000, n_odd).round()
+    odd["tenure_days"] = odd["days_since_last_order"] + rng.uniform(2000, 5000, n_odd).round()
+    return pd.concat([df, odd], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def noisy_result(planted):
+    df = with_outliers(planted[0])
+    res = segment_customers(
+        df, algorithms=("hdbscan",), n_bootstrap=0, slot_labels=SLOT_LABELS,
+        model_params={"hdbscan_min_cluster_sizes": (0.02,), "hdbscan_min_samples": 10},
+    )
+    return df, res
+
+
+def test_outliers_are_labelled_minus_one_profiled_and_named(planted, noisy_result):
+    df, res = noisy_result
+    _, y = planted
+    n = len(y)
+    assert res.algorithm == "hdbscan" and res.n_clusters == len(PLANTED)
+    noise = res.labels == NOISE_LABEL
+    # the added customers are the outliers, the planted groups are recovered
+    assert noise[n:].mean() >= 0.9 and noise[:n].mean() <= 0.05
+    assert adjusted_rand_score(y[~noise[:n]], res.labels[:n][~noise[:n]]) >= 0.9
+    assert set(np.unique(res.labels)) == {NOISE_LABEL, *range(res.n_clusters)}
+    assert res.model.cluster_centers_.shape[0] == res.n_clusters
+
+    # distances: to the own centre; outliers: to the nearest centre
+    X = res.transformer.transform(df)
+    to_centres = res.model.transform(X)
+    assert_allclose(res.distances[~noise], to_centres[~noise, res.labels[~noise]], rtol=1e-9)
+    assert_allclose(res.distances[noise], to_centres[noise].min(axis=1), rtol=1e-9)
+
+    # profiles: a row for -1, computed like any segment, named as outliers
+    prof = res.profiles.set_index("segment_id")
+    assert prof.index.tolist() == [NOISE_LABEL, *range(res.n_clusters)]
+    assert prof.loc[NOISE_LABEL, "segment_name"] == OUTLIER_NAME
+    assert prof.loc[NOISE_LABEL, "size"] == noise.sum()
+    assert prof["size"].sum() == len(df)
+    assert_allclose(prof.loc[NOISE_LABEL, "net_revenue"], df.loc[noise, "net_revenue"].mean())
+    assert prof.loc[NOISE_LABEL, "lift_net_revenue"] > 5
+    assert "order_count" in prof.loc[NOISE_LABEL, "top_features"]
+    real = prof.drop(index=NOISE_LABEL)["segment_name"]
+    assert real.is_unique and not real.str.contains("outliers|\\(2\\)").any()
+    a = res.assignments()
+    assert (a.loc[noise, "segment_name"] == OUTLIER_NAME).all()
+
+
+def test_outlier_row_takes_no_part_in_naming_the_segments():
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "order_count": rng.poisson(3, n) + 1,
+            "days_since_last_order": rng.uniform(1, 60, n),
+            "return_rate": rng.uniform(0, 0.2, n),
+        }
+    )
+    labels = np.repeat([-1, 0, 1, 2], n // 4)
+    df.loc[labels == 1, "days_since_last_order"] += 300
+    # the outliers look exactly like segment 1: as a segment they would share its name
+    df.loc[labels == -1] = df.loc[labels == 1].to_numpy()
+    names = profile_segments(df, labels, max_name_traits=1).set_index("segment_id")["segment_name"]
+    assert names[-1] == OUTLIER_NAME
+    assert names[1].startswith("Lapsed") and not names[1].endswith("(2)")
+    # as a plain segment, -1 would be named like 1 and force a suffix
+    plain = profile_segments(df, labels, max_name_traits=1, noise_label=None).set_index("segment_id")
+    assert plain.loc[-1, "segment_name"] == names[1]
+    assert plain.loc[1, "segment_name"] == names[1] + " (2)"
+    # everything but the name is the same
+    assert_frame_equal(plain.drop(columns="segment_name"),
+                       profile_segments(df, labels, max_name_traits=1).set_index("segment_id").drop(
+                           columns="segment_name"))
 
 
 # --------------------------------------------------------------------------

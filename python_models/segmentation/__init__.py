@@ -6,8 +6,11 @@ out, no orchestration imports. Typical use::
     from python_models.segmentation import segment_customers
     result = segment_customers(customer_features_df, random_state=0)
     result.assignments()   # customer_id, segment_id, segment_name, distance
-    result.profiles        # one row per segment
+    result.profiles        # one row per segment (-1: "Unassigned (outliers)")
     result.metrics         # one row per candidate model (algorithm x k)
+    scorer = result.scorer(customer_features_df)   # frozen, picklable
+    scorer.assign(later_features)     # customer_id, label, distance; no refit
+    scorer.staleness(later_features)  # share beyond the reference distance, max PSI, stale
 
 Building blocks: :class:`CustomerFeatureTransformer` (skew correction,
 standardisation, block weighting), :class:`ModelSelector` (K-Means, Gaussian
@@ -25,26 +28,32 @@ from .features import (
     signed_log1p,
 )
 from .kmeans_selection import AutoKMeans, choose_k, silhouette_scores
-from .pipeline import OUTLIER_NAME, SegmentationResult, segment_customers
-from .scoring import SegmentScorer, Staleness
+from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector, choose_candidate
+from .pipeline import SegmentationResult, segment_customers
 from .profiles import (
     KEY_FEATURES,
+    OUTLIER_NAME,
     profile_segments,
     segment_effect_sizes,
     slot_label,
 )
+from .scoring import SegmentScorer, Staleness
 
 __all__ = [
+    "ALGORITHMS",
     "BLOCKS",
     "DEFAULT_BLOCK_WEIGHTS",
     "KEY_FEATURES",
+    "NOISE_LABEL",
     "OUTLIER_NAME",
     "AutoKMeans",
     "CustomerFeatureTransformer",
+    "ModelSelector",
     "SegmentScorer",
     "SegmentationResult",
     "Staleness",
     "assign_block",
+    "choose_candidate",
     "choose_k",
     "profile_segments",
     "segment_customers",

@@ -9,12 +9,9 @@ import pandas as pd
 
 from .features import CustomerFeatureTransformer
 from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector
-from .profiles import profile_segments
+from .profiles import OUTLIER_NAME, profile_segments
 
-__all__ = ["OUTLIER_NAME", "SegmentationResult", "segment_customers"]
-
-#: Name of the profile row of the customers the model leaves unassigned (HDBSCAN's noise, label -1).
-OUTLIER_NAME = "Unassigned (outliers)"
+__all__ = ["NOISE_LABEL", "OUTLIER_NAME", "SegmentationResult", "segment_customers"]
 
 
 @dataclass
@@ -41,6 +38,11 @@ class SegmentationResult:
         Fitted preprocessing.
     model : ModelSelector
         Fitted model choice; its ``predict`` assigns new rows.
+
+    See Also
+    --------
+    SegmentScorer : assigns new customers with ``transformer`` and ``model``
+        (see :meth:`scorer`).
     """
 
     customer_ids: np.ndarray | None
@@ -67,6 +69,26 @@ class SegmentationResult:
         return dict(
             zip(self.profiles["segment_id"].tolist(), self.profiles["segment_name"])
         )
+
+    def scorer(self, features: pd.DataFrame, **kwargs):
+        """The fitted segmentation, frozen for scoring later data without refitting.
+
+        Parameters
+        ----------
+        features : DataFrame
+            The features this result was fitted on (for the staleness
+            references).
+        **kwargs
+            Passed to :class:`SegmentScorer` (``psi_threshold``,
+            ``id_column``, ``drift_features``).
+
+        Returns
+        -------
+        SegmentScorer
+        """
+        from .scoring import SegmentScorer
+
+        return SegmentScorer(self, features, **kwargs)
 
     def assignments(self, id_column: str = "customer_id") -> pd.DataFrame:
         """One row per customer: id, segment id, segment name, distance.
@@ -110,6 +132,7 @@ def segment_customers(
     n_init=3,
     sample_size=10_000,
     silhouette_tol=0.01,
+    model_params=None,
     slot_labels=None,
     id_column="customer_id",
 ):
@@ -119,28 +142,38 @@ def segment_customers(
     correction, standardisation, block weights); :class:`ModelSelector`
     fits every candidate algorithm and k, scores them (silhouette,
     Davies-Bouldin, Calinski-Harabasz, bootstrap stability) and keeps one by
-    its documented rule; :func:`profile_segments` describes and names the
-    segments.
+    its documented rule (:func:`choose_candidate`); :func:`profile_segments`
+    describes and names the segments.
 
     Parameters
     ----------
     features : DataFrame
         The ``customer_features`` table, one row per customer.
     k_range : iterable of int, default=None
-        Candidate numbers of segments (``None``: 2..10).
-    algorithms : sequence of str, default=("kmeans", "gmm", "ward", "hdbscan")
-        Candidate algorithms (see :class:`ModelSelector`).
-    n_bootstrap : int, default=5
-        Resamples of the stability score (0 turns it off).
+        Candidate numbers of segments of K-Means, the mixture and Ward
+        (``None``: 2..10; HDBSCAN finds its own).
     random_state : int, default=0
         Seed of every random step; the same input and seed give the same
         segments, labels and names.
+    algorithms : sequence of str, default=("kmeans", "gmm", "ward", "hdbscan")
+        Candidate algorithms (see :class:`ModelSelector`).
+    n_bootstrap : int, default=5
+        Resamples of the stability score (0 turns it off, and with it the
+        stability step of the choice rule).
     block_weights : dict, default=None
         See :class:`CustomerFeatureTransformer`.
     skew_transform : {"log", "yeo-johnson"} or None, default="log"
         See :class:`CustomerFeatureTransformer`.
-    n_init, sample_size, silhouette_tol
-        See :class:`ModelSelector`.
+    n_init : int, default=3
+        k-means++ restarts of every K-Means fit (see :class:`ModelSelector`).
+    sample_size : int, default=10_000
+        Rows of the evaluation sample all candidates are scored on (see
+        :class:`ModelSelector`).
+    silhouette_tol : float, default=0.01
+        Silhouette tolerance of the choice rule (see :class:`ModelSelector`).
+    model_params : dict, default=None
+        Further :class:`ModelSelector` parameters, e.g.
+        ``{"hdbscan_min_cluster_sizes": (0.02,), "stability_threshold": 0.7}``.
     slot_labels : dict of str to str, default=None
         Readable names of category/channel slots, used in the profiles.
     id_column : str, default="customer_id"
@@ -149,10 +182,22 @@ def segment_customers(
     Returns
     -------
     SegmentationResult
-        Labels, distances, metrics, profiles and the fitted estimators.
+        ``labels`` (0 = largest segment, -1 = outliers, HDBSCAN only),
+        ``distances`` (to the own segment centre; outliers: to the nearest
+        centre), ``metrics`` (``ModelSelector.metrics_``: one row per
+        candidate), ``profiles`` (one row per segment, plus
+        ``"Unassigned (outliers)"`` for -1), ``algorithm``, ``n_clusters``
+        and the fitted ``transformer`` and ``model``.
+
+    See Also
+    --------
+    ModelSelector : the model choice, its scores and its rule.
+    SegmentScorer : scoring later customers with the fitted result.
 
     Examples
     --------
+    Two kinds of customers:
+
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({
     ...     "customer_id": [f"c{i}" for i in range(200)],
@@ -165,8 +210,25 @@ def segment_customers(
     ('kmeans', 2)
     >>> sorted(res.profiles["segment_name"])
     ['Active frequent buyers', 'Lapsed occasional buyers']
+    >>> res.metrics.groupby("algorithm", sort=False).size().to_dict()
+    {'kmeans': 3, 'gmm': 3, 'ward': 3, 'hdbscan': 3}
     >>> res.assignments().columns.tolist()
     ['customer_id', 'segment_id', 'segment_name', 'distance_to_centre']
+
+    Three odd customers, and HDBSCAN as the only candidate: they are left
+    unassigned (label -1) and get a profile row of their own.
+
+    >>> odd = pd.DataFrame({"customer_id": ["x1", "x2", "x3"], "order_count": [300, 1, 150],
+    ...                     "days_since_last_order": [700.0, 0.0, 2000.0]})
+    >>> res = segment_customers(pd.concat([df, odd], ignore_index=True), algorithms=("hdbscan",),
+    ...                         model_params={"hdbscan_min_cluster_sizes": (0.2,)})
+    >>> res.algorithm, res.n_clusters, res.labels[-3:].tolist()
+    ('hdbscan', 2, [-1, -1, -1])
+    >>> res.profiles[["segment_id", "segment_name", "size"]]
+       segment_id              segment_name  size
+    0          -1     Unassigned (outliers)     3
+    1           0  Lapsed occasional buyers   100
+    2           1    Active frequent buyers   100
     """
     if not isinstance(features, pd.DataFrame):
         raise TypeError("features must be a pandas DataFrame.")
@@ -177,20 +239,23 @@ def segment_customers(
     )
     X = transformer.fit_transform(features)
     model = ModelSelector(
-        algorithms=algorithms,
-        k_range=k_range,
-        random_state=random_state,
-        n_init=n_init,
-        sample_size=sample_size,
-        n_bootstrap=n_bootstrap,
-        silhouette_tol=silhouette_tol,
+        **{
+            **(model_params or {}),
+            "algorithms": algorithms,
+            "k_range": k_range,
+            "random_state": random_state,
+            "n_init": n_init,
+            "sample_size": sample_size,
+            "n_bootstrap": n_bootstrap,
+            "silhouette_tol": silhouette_tol,
+        }
     ).fit(X)
     labels = model.labels_
     distances = _distances_to_own_centre(X, model.cluster_centers_, labels)
     profiles = profile_segments(
-        features, labels, slot_labels=slot_labels, id_columns=(id_column,)
+        features, labels, slot_labels=slot_labels, id_columns=(id_column,),
+        noise_label=NOISE_LABEL,
     )
-    profiles.loc[profiles["segment_id"] == NOISE_LABEL, "segment_name"] = OUTLIER_NAME
     ids = features[id_column].to_numpy() if id_column in features.columns else None
     return SegmentationResult(
         customer_ids=ids,
@@ -204,13 +269,33 @@ def segment_customers(
 
 
 def _distances_to_own_centre(X, centers, labels, chunk_rows=65_536):
-    """Distance of each row to its segment's centre (outliers: the nearest centre), a block of rows at a time."""
-    out = np.empty(len(X))
-    centre_sq = np.einsum("ij,ij->i", centers, centers)
-    for start in range(0, len(X), chunk_rows):
+    """Euclidean distance of each row to its segment's centre; rows labelled -1: to the nearest centre.
+
+    A block of ``chunk_rows`` rows at a time, so the temporary memory is one
+    block of ``X`` (about 20 MB for 40 columns), never a rows x centres
+    matrix of the whole data. NaN for every row when there is no centre
+    (every row an outlier).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    centers = np.asarray(centers, dtype=np.float64)
+    labels = np.asarray(labels)
+    out = np.empty(X.shape[0])
+    if centers.shape[0] == 0:
+        out[:] = np.nan
+        return out
+    for start in range(0, X.shape[0], chunk_rows):
         block = X[start:start + chunk_rows]
-        sq = np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ centers.T + centre_sq
         own = labels[start:start + chunk_rows]
-        nearest = np.where(own >= 0, sq[np.arange(len(block)), np.maximum(own, 0)], sq.min(axis=1))
-        out[start:start + chunk_rows] = np.sqrt(np.maximum(nearest, 0.0))
+        assigned = own >= 0
+        diff = block - centers[np.where(assigned, own, 0)]
+        dist = np.einsum("ij,ij->i", diff, diff)
+        noise = np.flatnonzero(~assigned)
+        if noise.size:
+            rows = block[noise]
+            nearest = np.full(noise.size, np.inf)
+            for centre in centers:  # a few centres: one pass each over the few noise rows
+                d = rows - centre
+                np.minimum(nearest, np.einsum("ij,ij->i", d, d), out=nearest)
+            dist[noise] = nearest
+        out[start:start + chunk_rows] = np.sqrt(dist)
     return out

@@ -30,9 +30,12 @@ from .features import (
     _is_numeric_series,
     signed_log1p,
 )
+from .model_selection import NOISE_LABEL
 
 __all__ = [
     "KEY_FEATURES",
+    "NOISE_LABEL",
+    "OUTLIER_NAME",
     "profile_segments",
     "segment_effect_sizes",
     "slot_label",
@@ -54,6 +57,9 @@ KEY_FEATURES = (
     "distinct_categories",
     "days_since_signup",
 )
+
+#: Name of the profile row of the unassigned customers (label :data:`NOISE_LABEL`).
+OUTLIER_NAME = "Unassigned (outliers)"
 
 #: Cap on |Cohen's d| (reached when a feature separates a segment perfectly).
 MAX_EFFECT = 100.0
@@ -430,6 +436,7 @@ def profile_segments(
     min_effect=0.5,
     max_name_traits=3,
     min_level_share=0.01,
+    noise_label=NOISE_LABEL,
 ):
     """One-row-per-segment profile with lifts, effect sizes and a name.
 
@@ -455,11 +462,19 @@ def profile_segments(
         Traits per name, before disambiguation.
     min_level_share : float, default=0.01
         Categorical levels rarer than this are not scored.
+    noise_label : int or None, default=-1
+        Label of the customers the model left unassigned (HDBSCAN's noise).
+        Their row is profiled like any segment (size, means, lifts, top
+        features) but named :data:`OUTLIER_NAME`, ``"Unassigned
+        (outliers)"``, and takes no part in naming the real segments
+        (their names are de-duplicated among themselves only). ``None``:
+        every label is a real segment.
 
     Returns
     -------
     DataFrame
-        One row per segment, ordered by ``segment_id``, with columns:
+        One row per segment, ordered by ``segment_id`` (so the outlier row,
+        ``-1``, comes first), with columns:
 
         * ``segment_id``, ``segment_name``, ``size``, ``share``;
         * the segment mean of every key feature (same column name);
@@ -520,6 +535,15 @@ def profile_segments(
     1           1     2    0.5         10.0          1.818182
     >>> prof["segment_name"].tolist()
     ['Lapsed one-off buyers, low spend', 'Active frequent buyers, high spend']
+
+    Customers a model left unassigned (label -1) get their own row:
+
+    >>> prof = profile_segments(df.iloc[[0, 1, 2, 3, 0]], [0, 0, 1, 1, -1])
+    >>> prof[["segment_id", "segment_name", "size"]]
+       segment_id                        segment_name  size
+    0          -1               Unassigned (outliers)     1
+    1           0    Lapsed one-off buyers, low spend     2
+    2           1  Active frequent buyers, high spend     2
     """
     if not isinstance(features, pd.DataFrame):
         raise TypeError("features must be a pandas DataFrame.")
@@ -584,9 +608,12 @@ def profile_segments(
     out["top_features"] = top_features
 
     means_by_seg = [dict(zip(numeric, seg_mean[i])) for i in range(g)]
+    named = [i for i in range(g) if noise_label is None or segment_ids[i] != noise_label]
     traits = [
         _segment_traits(d[i], eff_names, means_by_seg[i], slot_labels, min_effect)
-        for i in range(g)
+        for i in named
     ]
-    out["segment_name"] = _unique_names(traits, max_name_traits, min_effect, 0.2)
+    names = np.full(g, OUTLIER_NAME, dtype=object)
+    names[named] = _unique_names(traits, max_name_traits, min_effect, 0.2)
+    out["segment_name"] = names
     return out
