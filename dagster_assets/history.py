@@ -167,7 +167,7 @@ def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSna
         block_weights=config.block_weights,
         slot_labels=snapshot.slot_labels,
     )
-    previous, next_id = _previous_segments(warehouse, snapshot.as_of)
+    previous, next_id = _previous_segments(warehouse, snapshot.as_of, config.match_lookback)
     ids = carry_segment_ids(result.transformer.transform(features), features["customer_id"].to_numpy(),
                             result.model.cluster_centers_, previous, next_id=next_id, factor=config.match_factor)
     generated = result.profiles.set_index("segment_id")["segment_name"]
@@ -276,15 +276,31 @@ def model_version(result: SegmentationResult) -> str:
     return f"{result.algorithm}-k{result.n_clusters}-{digest}"
 
 
-def _previous_segments(warehouse: Warehouse, as_of: dt.date) -> tuple[pd.DataFrame | None, int]:
-    """The latest snapshot before `as_of` (customer_id, segment_id, segment_name) and the first id no earlier
-    snapshot used (snapshots are matched in date order, so later ones are renumbered when they are rebuilt)."""
+def _previous_segments(warehouse: Warehouse, as_of: dt.date, lookback: int) -> tuple[pd.DataFrame | None, int]:
+    """The segments a snapshot at `as_of` may inherit ids from, and the first id no earlier snapshot used.
+
+    Those are the segments of the last `lookback` snapshots before `as_of`, each with its members (customer_id,
+    segment_id, segment_name) at the latest of them it appears in, so that a segment missing for a month (the
+    model chose fewer segments, or another algorithm) gets its id back when it returns. Snapshots are matched in
+    date order, so later ones are renumbered when they are rebuilt.
+    """
     if not warehouse.has_table("segment_history"):
         return None, 1
     date = f"cast('{as_of.isoformat()}' as date)"
-    previous = warehouse.read_frame(
-        "select customer_id, segment_id, segment_name from main.segment_history "
-        f"where snapshot_date = (select max(snapshot_date) from main.segment_history where snapshot_date < {date})")
+    previous = warehouse.read_frame(f"""
+        with recent as (
+            select distinct snapshot_date from main.segment_history where snapshot_date < {date}
+            order by snapshot_date desc limit {int(lookback)}
+        ),
+        last_seen as (
+            select segment_id, max(snapshot_date) as snapshot_date from main.segment_history
+            where snapshot_date in (select snapshot_date from recent) and segment_id > {OUTLIER_ID}
+            group by segment_id
+        )
+        select h.customer_id, h.segment_id, h.segment_name
+        from main.segment_history as h
+        inner join last_seen as s on s.segment_id = h.segment_id and s.snapshot_date = h.snapshot_date
+        order by h.segment_id, h.customer_id""")
     used = warehouse.read_frame(
         f"select coalesce(max(segment_id), 0) as top from main.segment_history where snapshot_date < {date}")
     return (previous if len(previous) else None), int(used["top"].iloc[0]) + 1

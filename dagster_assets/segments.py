@@ -28,6 +28,8 @@ class SegmentationConfig(Config):
     block_weights: dict[str, float] = dict(DEFAULT_BLOCK_WEIGHTS)
     # a segment keeps its id when its centre moved less than this multiple of the typical spacing of centres
     match_factor: float = 0.5
+    # segments of this many earlier snapshots may pass on their id (one that skipped a month gets it back)
+    match_lookback: int = 3
     # population stability index above which a feature counts as shifted since the previous snapshot
     drift_threshold: float = PSI_SIGNIFICANT
 

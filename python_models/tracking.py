@@ -245,8 +245,10 @@ def membership_centers(X, customer_ids, previous):
     customer_ids : array-like of shape (n_customers,)
         Identifier of each row of ``X``.
     previous : DataFrame
-        One row per customer of the previous snapshot: ``customer_id``,
-        ``segment_id``. Outliers (``segment_id <= 0``) are skipped.
+        The members of the earlier segments: ``customer_id``, ``segment_id``.
+        A customer may appear once per segment (segments taken from
+        different earlier snapshots). Outliers (``segment_id <= 0``) are
+        skipped.
 
     Returns
     -------
@@ -264,16 +266,19 @@ def membership_centers(X, customer_ids, previous):
     ([4, 9], [[1.0, 0.0], [10.0, 0.0]])
     """
     X = np.asarray(X, dtype=float)
-    before = pd.Series(previous["segment_id"].to_numpy(), index=pd.Index(previous["customer_id"]))
-    if before.index.has_duplicates:
-        raise ValueError("previous has duplicated customer_id values: one row per customer is expected")
-    segment = before.reindex(pd.Index(customer_ids)).to_numpy(dtype=float)
-    keep = np.isfinite(segment) & (segment > OUTLIER_ID)
+    current = pd.Index(customer_ids)
+    if current.has_duplicates:
+        raise ValueError("customer_ids has duplicates: one row of X per customer is expected")
+    pairs = previous[["customer_id", "segment_id"]].drop_duplicates()
+    rows = current.get_indexer(pairs["customer_id"])
+    segment = pairs["segment_id"].to_numpy()
+    keep = (rows >= 0) & (segment > OUTLIER_ID)
+    rows = rows[keep]
     ids, codes = np.unique(segment[keep].astype(np.int64), return_inverse=True)
     sizes = np.bincount(codes, minlength=len(ids))
     centers = np.empty((len(ids), X.shape[1]))
     for j in range(X.shape[1]):  # one column at a time: no copy of the kept rows
-        centers[:, j] = np.bincount(codes, weights=X[keep, j], minlength=len(ids))
+        centers[:, j] = np.bincount(codes, weights=X[rows, j], minlength=len(ids))
     return ids, centers / sizes[:, None]
 
 
@@ -295,8 +300,10 @@ def carry_segment_ids(X, customer_ids, centers, previous=None, *, next_id=1, fac
     centers : ndarray of shape (n_segments, n_features)
         The current model's segment centres (mean rows), in label order.
     previous : DataFrame, default=None
-        The previous snapshot (``customer_id``, ``segment_id``); ``None`` or
-        empty for the first snapshot.
+        Members of the earlier segments that may be matched
+        (``customer_id``, ``segment_id``; see :func:`membership_centers`):
+        the previous snapshot, possibly with segments last seen a few
+        snapshots before. ``None`` or empty for the first snapshot.
     next_id : int, default=1
         First new id: the largest id ever used + 1, so that a retired id is
         never handed out again.

@@ -272,3 +272,15 @@ def test_drift_from_stored_bins_equals_the_psi_of_the_raw_columns():
 def test_feature_bins_reject_missing_values():
     with pytest.raises(ValueError, match="missing"):
         feature_bins(pd.DataFrame({"x": [1.0, np.nan]}), ["x"])
+
+
+def test_a_segment_missing_for_a_snapshot_gets_its_id_back():
+    """Group c were outliers last month (id 0) but segment 7 two months ago: this month they are 7 again."""
+    rng = np.random.default_rng(4)
+    X = np.repeat([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], 50, axis=0) + rng.normal(scale=0.3, size=(150, 2))
+    ids = np.array([f"c{i}" for i in range(150)])
+    last_month = pd.DataFrame({"customer_id": ids, "segment_id": np.repeat([3, 5, 0], 50)})
+    two_months_ago = pd.DataFrame({"customer_id": ids[100:], "segment_id": 7})
+    previous = pd.concat([last_month, two_months_ago])
+    current = np.array([X[100:].mean(0), X[:50].mean(0), X[50:100].mean(0)])
+    assert carry_segment_ids(X, ids, current, previous, next_id=8).tolist() == [7, 3, 5]
