@@ -7,6 +7,7 @@ the schema they read features from and in what they publish.
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import joblib
 import numpy as np
@@ -93,8 +94,9 @@ class TrackedSnapshot:
     def customer_segment_ids(self) -> np.ndarray:
         return self.model.segment_ids_of(self.result.labels)
 
+    @cached_property
     def segments(self) -> pa.Table:
-        """One row per customer: customer_segments."""
+        """One row per customer: customer_segments (also the base of the history rows)."""
         ids = self.customer_segment_ids()
         n = len(ids)
         return pa.table({
@@ -108,7 +110,7 @@ class TrackedSnapshot:
 
     def history(self) -> pa.Table:
         """One row per customer at this snapshot: segment_history."""
-        segments = self.segments()
+        segments = self.segments
         rfm = self.snapshot.rfm_segments.set_index("customer_id")["rfm_segment"]
         return pa.table({
             "snapshot_date": segments["as_of"],
@@ -202,21 +204,29 @@ def _tracked(snapshot, warehouse, config, result, model, refit) -> TrackedSnapsh
     reference_date, reference = _previous_bins(warehouse, snapshot.as_of)
     drift = (drift_from_bins(reference, features, threshold=config.drift_threshold) if reference is not None
              else pd.DataFrame({"feature": numeric, "psi": np.nan, "drifted": pd.NA}))
+    # after a refit the model's training bins are this snapshot's distributions already
+    bins = model.scorer.reference_bins if refit else feature_bins(features, numeric)
     return TrackedSnapshot(snapshot=snapshot, result=result, model=model, refit=refit,
-                           reference_snapshot=reference_date, drift=drift, bins=feature_bins(features, numeric))
+                           reference_snapshot=reference_date, drift=drift, bins=bins)
+
+
+def previous_snapshot(warehouse: Warehouse, as_of: dt.date) -> dt.date | None:
+    """The latest snapshot in segment_history before `as_of`, or None."""
+    if not warehouse.has_table("segment_history"):
+        return None
+    latest = warehouse.read_frame("select max(snapshot_date) as d from main.segment_history "
+                                  f"where snapshot_date < cast('{as_of.isoformat()}' as date)")["d"].iloc[0]
+    return None if pd.isna(latest) else latest
 
 
 def previous_model(warehouse: Warehouse, as_of: dt.date) -> SavedModel | None:
     """The model saved for the latest snapshot before `as_of`, or None when there is no earlier snapshot."""
-    if not warehouse.has_table("segment_history"):
+    date = previous_snapshot(warehouse, as_of)
+    if date is None:
         return None
-    date = f"cast('{as_of.isoformat()}' as date)"
-    versions = warehouse.read_frame(
-        "select distinct model_version from main.segment_history where snapshot_date = "
-        f"(select max(snapshot_date) from main.segment_history where snapshot_date < {date})")["model_version"]
-    if versions.empty:
-        return None
-    path = warehouse.artifact_path(versions.iloc[0])
+    version = warehouse.read_frame("select any_value(model_version) as v from main.segment_history "
+                                   f"where snapshot_date = cast('{date.isoformat()}' as date)")["v"].iloc[0]
+    path = warehouse.artifact_path(version)
     if not path.exists():
         raise FileNotFoundError(f"The model of the previous snapshot, {path}, is missing: refit instead.")
     return joblib.load(path)
@@ -307,14 +317,10 @@ def _previous_segments(warehouse: Warehouse, as_of: dt.date, lookback: int) -> t
 
 
 def _previous_bins(warehouse: Warehouse, as_of: dt.date) -> tuple[dt.date | None, pd.DataFrame | None]:
-    """The latest feature distributions before `as_of` and their date, or (None, None)."""
-    if not warehouse.has_table("feature_distributions"):
+    """The feature distributions of the latest snapshot before `as_of` and its date, or (None, None)."""
+    date = previous_snapshot(warehouse, as_of)
+    if date is None:
         return None, None
-    date = f"cast('{as_of.isoformat()}' as date)"
-    bins = warehouse.read_frame(
-        "select * from main.feature_distributions where snapshot_date = "
-        f"(select max(snapshot_date) from main.feature_distributions where snapshot_date < {date}) "
-        "order by feature, bin")
-    if not len(bins):
-        return None, None
-    return bins["snapshot_date"].iloc[0], bins.drop(columns="snapshot_date")
+    bins = warehouse.read_frame("select * exclude (snapshot_date) from main.feature_distributions "
+                                f"where snapshot_date = cast('{date.isoformat()}' as date) order by feature, bin")
+    return date, bins

@@ -72,7 +72,7 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
         context.log.info(f"Scored {len(tracked.result.labels)} customers with {tracked.version} (no refit)")
 
     yield MaterializeResult(asset_key=AssetKey("customer_segments"),
-                            metadata=warehouse.write_table("customer_segments", tracked.segments()))
+                            metadata=warehouse.write_table("customer_segments", tracked.segments))
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
                             metadata=warehouse.write_table("segment_profiles", tracked.profiles()))
     if tracked.refit:

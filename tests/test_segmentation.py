@@ -373,16 +373,21 @@ def test_profile_hand_checkable_example():
     assert prof["segment_name"].nunique() == 2
 
 
-def test_names_unique_when_segments_collide():
+def alike_customers(n=400):
+    """Customers drawn from one distribution: any split of them gives segments with colliding names."""
     rng = np.random.default_rng(0)
-    n = 400
-    df = pd.DataFrame(
+    return pd.DataFrame(
         {
             "order_count": rng.poisson(3, n) + 1,
             "days_since_last_order": rng.uniform(1, 60, n),
             "return_rate": rng.uniform(0, 0.2, n),
         }
     )
+
+
+def test_names_unique_when_segments_collide():
+    n = 400
+    df = alike_customers(n)
     labels = np.repeat([0, 1, 2, 3], n // 4)
     # segments 1 and 2 are both strongly lapsed; 2 also returns a lot more
     df.loc[labels == 1, "days_since_last_order"] += 300
@@ -513,15 +518,8 @@ def test_outliers_are_labelled_minus_one_profiled_and_named(planted, noisy_resul
 
 
 def test_outlier_row_takes_no_part_in_naming_the_segments():
-    rng = np.random.default_rng(0)
     n = 400
-    df = pd.DataFrame(
-        {
-            "order_count": rng.poisson(3, n) + 1,
-            "days_since_last_order": rng.uniform(1, 60, n),
-            "return_rate": rng.uniform(0, 0.2, n),
-        }
-    )
+    df = alike_customers(n)
     labels = np.repeat([-1, 0, 1, 2], n // 4)
     df.loc[labels == 1, "days_since_last_order"] += 300
     # the outliers look exactly like segment 1: as a segment they would share its name
