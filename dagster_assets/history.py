@@ -152,15 +152,10 @@ class TrackedSnapshot:
             ["snapshot_date", "feature", "bin", "lower_edge", "upper_edge", "customers"]]
 
 
-def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSnapshot:
-    """Segment the snapshot, then match its segments to the latest earlier snapshot in segment_history.
-
-    `config` is a SegmentationConfig. A snapshot written before (the same date) is refitted and replaced; ids
-    are matched against the snapshot before it, never against itself.
-    """
-    features = snapshot.features
-    result = segment_customers(
-        features,
+def segment_snapshot(snapshot: Snapshot, config) -> SegmentationResult:
+    """Segment the snapshot's customers with the settings of `config` (a SegmentationConfig), untracked."""
+    return segment_customers(
+        snapshot.features,
         k_range=range(config.k_min, config.k_max + 1),
         random_state=config.random_state,
         algorithms=tuple(config.algorithms),
@@ -169,6 +164,16 @@ def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSna
         block_weights=config.block_weights,
         slot_labels=snapshot.slot_labels,
     )
+
+
+def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSnapshot:
+    """Segment the snapshot, then match its segments to the latest earlier snapshot in segment_history.
+
+    `config` is a SegmentationConfig. A snapshot written before (the same date) is refitted and replaced; ids
+    are matched against the snapshot before it, never against itself.
+    """
+    features = snapshot.features
+    result = segment_snapshot(snapshot, config)
     previous, next_id = _previous_segments(warehouse, snapshot.as_of, config.match_lookback)
     ids = carry_segment_ids(result.transformer.transform(features), features["customer_id"].to_numpy(),
                             result.model.cluster_centers_, previous, next_id=next_id, factor=config.match_factor)
