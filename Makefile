@@ -30,7 +30,7 @@ setup: $(BIN)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dbt parse --quiet --profiles-dir .
 
 $(DEMO_DIR)/transactions.csv: | $(BIN)/.installed
-	$(BIN)/python -m python_models.demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
+	$(BIN)/python -m python_models.datasets shop --config demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO_DIR)
 
 # The demo: generated shop data through the whole graph, then a summary of the warehouse.
 demo: setup $(DEMO_DIR)/transactions.csv

@@ -4,7 +4,7 @@
 
 For each size, in a fresh process (so peaks do not carry over):
 
-* **load**: ``customer_features`` of the demo shop (``python_models.demo``, seed 42, as
+* **load**: ``customer_features`` of the demo shop (``python_models.datasets``, seed 42, as
   ``bench/bench_pipeline.py``) read from ``bench/data/warehouse_<N>.duckdb``; the shop and the warehouse are
   generated and built with dbt first when missing (``--rebuild`` rebuilds the warehouse);
 * **transform**: ``CustomerFeatureTransformer`` (default settings) fit + transform;

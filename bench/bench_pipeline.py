@@ -16,13 +16,13 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
 from bench.measure import run_step  # noqa: E402
-from python_models.demo import generate  # noqa: E402
+from python_models.datasets import generate_shop  # noqa: E402
 
 
 def data_for(customers: int) -> Path:
     folder = BENCH / "data" / f"shop_{customers}"
     if not (folder / "ground_truth" / "bad_rows.json").exists():
-        generate(customers, 42, folder, fmt="parquet", events=False)
+        generate_shop("demo", folder, fmt="parquet", n_customers=customers, seed=42, events=False)
     return folder
 
 

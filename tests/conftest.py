@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from python_models.demo import generate
+from python_models.datasets import generate_shop
 from tests.pipeline import materialize_all, parse_dbt_project
 
 DEMO_CUSTOMERS = 3000
@@ -17,7 +17,7 @@ def dbt_manifest():
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo_data")
-    generate(DEMO_CUSTOMERS, DEMO_SEED, out)
+    generate_shop("demo", out, n_customers=DEMO_CUSTOMERS, seed=DEMO_SEED)
     truth = json.loads((out / "ground_truth" / "bad_rows.json").read_text())
     return out, truth
 

@@ -1,4 +1,4 @@
-"""Public data sets in the raw input contract.
+"""CDNOW in the raw input contract.
 
 CDNOW's files are whitespace-aligned text, not CSV, so they are converted once rather than mapped:
 
@@ -7,12 +7,11 @@ CDNOW's files are whitespace-aligned text, not CSV, so they are converted once r
 UCI Online Retail needs no conversion: `data/online_retail/columns.yml` maps it as it is.
 """
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 CDNOW_SAMPLE = DATA_DIR / "cdnow" / "CDNOW_sample.txt"
 
 
@@ -48,14 +47,3 @@ def write_cdnow(out_dir: Path) -> Path:
     cdnow_transactions().to_csv(target, index=False)
     return target
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=["cdnow"])
-    parser.add_argument("--out", type=Path, required=True, help="folder to write transactions.csv into")
-    args = parser.parse_args(argv)
-    print(write_cdnow(args.out))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,33 +1,40 @@
-"""Deterministic synthetic shop for demos, tests and benchmarks.
+"""Deterministic synthetic shops for demos, tests and benchmarks: one generator, many named configurations.
 
-    python -m python_models.demo --customers 10000 --seed 42 --out data/demo [--format csv|parquet]
-                                 [--events/--no-events]
+    python -m python_models.datasets shop --config demo --customers 10000 --seed 42 --out data/demo
+                                          [--format csv|parquet] [--events/--no-events] ...
 
-writes the raw input contract into ``--out``:
+``write_shop(config, out_dir)`` writes the raw input contract into ``out_dir``:
 
 - ``transactions.csv`` (or ``.parquet``): one row per order line, every column text:
-  ``order_id, customer_id, order_ts, product_id, category, quantity, unit_price, channel``.
-  Returns are lines with a negative quantity and their own ``order_id``. A known number of bad rows of each
-  kind (see ``REASONS``) is interleaved among the valid ones, each bad in exactly one way.
-- ``customers.parquet`` (always parquet): ``customer_id, signup_date, birth_year, gender, region``.
-- ``products.csv``: ``product_id, category, list_price``.
+  ``order_id, customer_id, order_ts, product_id, category, quantity, unit_price, channel`` (no ``category``
+  column when the shop has no categories). Returns are lines with a negative quantity and their own ``order_id``.
+  With bad rows on, a known number of bad rows of each kind (see ``REASONS``) is interleaved among the valid
+  ones, each bad in exactly one way.
+- ``customers.parquet`` (with demographics on): ``customer_id, signup_date, birth_year, gender, region``.
+- ``products.csv``: ``product_id, category, list_price`` (``product_id, list_price`` without categories).
 - ``events.csv`` (default on for N <= 200k): ``customer_id, event_ts, event_type, product_id``.
-- ``ground_truth/personas.csv`` (``customer_id, persona``) and ``ground_truth/bad_rows.json``
-  (``input_rows, rejected_by_reason, accepted_rows, returns``), which the pipeline never reads.
+- ``ground_truth/``, which the pipeline never reads: ``personas.csv`` (``customer_id, persona``: the planted
+  label), ``bad_rows.json`` (``input_rows, rejected_by_reason, accepted_rows, returns``), ``traits.csv``
+  (``customer_id, behaviour, whale``: the persona whose behaviour the customer was drawn from, which differs
+  from the label for label-noise customers, and whether the customer is a whale) and ``config.json`` (the
+  configuration, the catalogue's groups and every persona's traits and parameters).
 
-Same ``(n_customers, seed, fmt, events)`` gives byte-identical files. Orders lie in the fixed window
-2024-01-01 .. 2025-12-31 23:59:59 and at least one valid line is dated 2025-12-31, so the pipeline's as-of
-(latest order timestamp not after today) is always on 2025-12-31.
+Two kinds of world: ``personas="demo"`` is the hand-written six-persona, eight-category shop (the project's demo,
+byte-identical to what it always was for the same customers and seed); ``personas="procedural"`` draws the
+catalogue and the personas from the seed (``python_models.datasets.personas``). The same configuration gives
+byte-identical files. Orders lie in the fixed window 2024-01-01 .. 2025-12-31 23:59:59 and at least one valid line
+is dated 2025-12-31, so the pipeline's as-of (latest order timestamp not after today) is always on 2025-12-31.
 
-Everything is vectorised numpy; Python loops run only over the six personas or the twelve bad-row kinds.
+Everything is vectorised numpy; Python loops run only over personas, product groups or the bad-row kinds.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +88,7 @@ REASONS = (
 )
 _BAD_TS = ("not a date", "2025-13-45 10:00:00", "2024-02-30 08:15:00", "tomorrow")
 _BAD_QTY = ("two", "abc", "one", "many")
+WHALE_QTY_MAX = 20_000  # a whale's line quantity is capped here
 
 
 def _cats(**weights: float) -> np.ndarray:
@@ -94,9 +102,12 @@ def _cats(**weights: float) -> np.ndarray:
     return p / p.sum()
 
 
-# Each persona: share, order count (base + Poisson(lam) or base + Binomial(n, p)), active window in days since
-# 2024-01-01, lines per order (1 + Binomial(k, p)), quantity (1 + Binomial(k, p)), price quantile band within a
-# category (products are sorted by price), category and channel (web, app, store) mix, return rate per line.
+# A persona spec (the demo's below, procedural ones in personas.py): share, order count (base + Poisson(lam) or
+# base + Binomial(n, p)), active window in days since 2024-01-01, lines per order (1 + Binomial(k, p)), quantity
+# (1 + Binomial(k, p)), price quantile band within a product group (products are sorted by price), group ("cats")
+# and channel (web, app, store) mix, return rate per line. Flags: pin_last (each customer's last order on the
+# end of its window), dormant (no order near the end: never moved to 2025-12-31), new (signed up just before the
+# first order).
 PERSONAS: dict[str, dict] = {
     "loyal_high_spenders": dict(
         share=0.12, orders=("poisson", 9, 4.0), first=(0, 120), last=("end", 0, 21), pin_last=True,
@@ -113,13 +124,13 @@ PERSONAS: dict[str, dict] = {
         lines=(2, 0.3), qty=(1, 0.2), price_q=(0.30, 0.70),
         cats=_cats(Fashion=0.20, Electronics=0.15, Home=0.15, Beauty=0.15, Toys=0.10, Books=0.10,
                    Sports=0.08, Grocery=0.07),
-        channels=(0.25, 0.65, 0.10), returns=0.04,
+        channels=(0.25, 0.65, 0.10), returns=0.04, new=True,
     ),
     "lapsed": dict(
         # last activity at least 300 days before the end, so even a return (<= 30 days later) is > 250 days old
         share=0.20, orders=("binomial", 2, 3, 0.5), first=(0, 250), last=("after_first_cap", 20, 250, N_DAYS - 300),
         lines=(2, 0.25), qty=(1, 0.2), price_q=(0.30, 0.65),
-        cats=_cats(Home=0.38, Books=0.32), channels=(0.70, 0.10, 0.20), returns=0.05,
+        cats=_cats(Home=0.38, Books=0.32), channels=(0.70, 0.10, 0.20), returns=0.05, dormant=True,
     ),
     "big_ticket_occasional": dict(
         share=0.13, orders=("binomial", 1, 2, 0.4), first=(0, 0), last=("end", 0, 0),
@@ -141,17 +152,143 @@ def bad_rows_per_kind(n_customers: int) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------
+# Configuration and world
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    """One synthetic shop: everything that decides its files (with the output format).
+
+    Parameters
+    ----------
+    name : str
+        The configuration's name (``SHOP_CONFIGS`` in ``families.py`` holds the named ones).
+    description : str
+        One line: what the shop is for.
+    n_customers : int
+        Customers, every one with at least one valid purchase line.
+    n_personas : int
+        Planted personas (segments).
+    n_categories : int
+        Product categories; 0: no ``category`` column anywhere (the products still fall into hidden ranges
+        that personas prefer, so taste lives in the customer x product matrix only).
+    shares : tuple of float, optional
+        Persona shares, in persona order (they are normalised); None: drawn from the seed within
+        ``share_range``.
+    share_range : (float, float)
+        Bounds of drawn shares.
+    whale_share : float
+        Share of each persona's customers who buy like wholesalers: every line's quantity multiplied by a
+        Pareto-tailed factor of their own (their label stays).
+    label_noise : float
+        Share of each persona's customers whose behaviour is drawn from another persona while their label keeps
+        the original one.
+    events, demographics, bad_rows : bool
+        Write ``events.csv`` (None: for up to 200k customers), ``customers.parquet``, bad rows.
+    seed : int
+        Seeds the data and, for procedural personas, the catalogue and the personas.
+    personas : {"procedural", "demo"}
+        ``"demo"``: the six hand-written personas over the eight fixed categories (needs ``n_personas=6`` and
+        ``n_categories=8``); ``"procedural"``: drawn from the seed.
+    """
+
+    name: str
+    description: str = ""
+    n_customers: int = 10_000
+    n_personas: int = 6
+    n_categories: int = 8
+    shares: tuple[float, ...] | None = None
+    share_range: tuple[float, float] = (0.02, 0.40)
+    whale_share: float = 0.0
+    label_noise: float = 0.0
+    events: bool | None = None
+    demographics: bool = True
+    bad_rows: bool = True
+    seed: int = 42
+    personas: str = "procedural"
+
+    def __post_init__(self):
+        if self.n_customers < 1:
+            raise ValueError("n_customers must be >= 1")
+        if not 2 <= self.n_personas <= 12:
+            raise ValueError("n_personas must be in 2..12")
+        if self.n_categories != 0 and not 2 <= self.n_categories <= 60:
+            raise ValueError("n_categories must be 0 (no category column) or in 2..60")
+        if self.personas not in ("procedural", "demo"):
+            raise ValueError("personas must be 'procedural' or 'demo'")
+        if self.personas == "demo" and (self.n_personas != 6 or self.n_categories != len(CATEGORIES)):
+            raise ValueError("the demo personas need n_personas=6 and n_categories=8")
+        if self.shares is not None:
+            object.__setattr__(self, "shares", tuple(float(s) for s in self.shares))
+            if len(self.shares) != self.n_personas or min(self.shares) <= 0:
+                raise ValueError("shares needs one positive share per persona")
+        lo, hi = self.share_range
+        object.__setattr__(self, "share_range", (float(lo), float(hi)))
+        if not (0 < lo <= 1 / self.n_personas <= hi <= 1):
+            raise ValueError(f"share_range {self.share_range} cannot hold {self.n_personas} shares")
+        if not 0 <= self.whale_share <= 0.2:
+            raise ValueError("whale_share must be in [0, 0.2]")
+        if not 0 <= self.label_noise <= 0.5:
+            raise ValueError("label_noise must be in [0, 0.5]")
+
+    def replace(self, **changes) -> ShopConfig:
+        """A copy with some fields changed (unknown names raise TypeError)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["shares"] = list(self.shares) if self.shares is not None else None
+        d["share_range"] = list(self.share_range)
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """What a configuration's shop sells and who buys there.
+
+    ``groups`` are the category names, or with ``category_column=False`` the names of hidden product ranges that
+    only shape taste; ``group_products`` and ``group_price_range`` size and price each group; ``personas`` maps a
+    persona's name to its spec (see ``PERSONAS``), ``traits`` a procedural persona's name to its discrete traits.
+    """
+
+    groups: tuple[str, ...]
+    category_column: bool
+    group_products: np.ndarray
+    group_price_range: np.ndarray
+    personas: dict[str, dict]
+    traits: dict[str, dict] | None = None
+    background: np.ndarray | None = None
+
+
+def demo_world() -> World:
+    return World(CATEGORIES, True, _CAT_PRODUCTS, _CAT_PRICE_RANGE, PERSONAS)
+
+
+def build_world(config: ShopConfig) -> World:
+    if config.personas == "demo":
+        if config.shares is None:
+            return demo_world()
+        shares = np.asarray(config.shares) / sum(config.shares)
+        personas = {name: dict(spec, share=float(s)) for (name, spec), s in zip(PERSONAS.items(), shares)}
+        return World(CATEGORIES, True, _CAT_PRODUCTS, _CAT_PRICE_RANGE, personas)
+    from .personas import procedural_world
+
+    return procedural_world(config)
+
+
+# --------------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------------
 
 
-def _persona_counts(n: int) -> np.ndarray:
+def _persona_counts(shares, n: int) -> np.ndarray:
     """Exact persona sizes by largest remainder (ties to the earlier persona)."""
-    shares = np.array([PERSONAS[p]["share"] for p in PERSONA_NAMES])
+    shares = np.asarray(shares, dtype=float)
     raw = shares * n
     counts = np.floor(raw).astype(np.int64)
     order = np.argsort(-(raw - counts), kind="stable")
-    counts[order[: n - counts.sum()]] += 1
+    counts[order[: max(n - counts.sum(), 0)]] += 1
     return counts
 
 
@@ -212,16 +349,16 @@ def _cycle(values: tuple[str, ...], n: int) -> pa.Array:
 # --------------------------------------------------------------------------------------------------------
 
 
-def _products(rng: np.random.Generator):
-    """Products sorted internally by (category, price); returns (category, list cents, product number)."""
-    cat = np.repeat(np.arange(len(CATEGORIES)), _CAT_PRODUCTS).astype(np.int8)
-    lo, hi = np.log(_CAT_PRICE_RANGE[cat, 0]), np.log(_CAT_PRICE_RANGE[cat, 1])
-    start = np.repeat(np.cumsum(_CAT_PRODUCTS) - _CAT_PRODUCTS, _CAT_PRODUCTS)
-    frac = (np.arange(len(cat)) - start) / (_CAT_PRODUCTS[cat] - 1)
+def _products(rng: np.random.Generator, group_products: np.ndarray, group_price_range: np.ndarray):
+    """Products sorted internally by (group, price); returns (group, list cents, product number)."""
+    cat = np.repeat(np.arange(len(group_products)), group_products).astype(np.int8)
+    lo, hi = np.log(group_price_range[cat, 0]), np.log(group_price_range[cat, 1])
+    start = np.repeat(np.cumsum(group_products) - group_products, group_products)
+    frac = (np.arange(len(cat)) - start) / (group_products[cat] - 1)
     price = np.exp(lo + frac * (hi - lo)) * (1 + rng.uniform(-0.06, 0.06, len(cat)))
     price = np.where(price >= 5, np.round(price) - 0.01, np.round(price, 1) - 0.01)  # shop prices: x.99 / x.x9
     cents = np.round(price * 100).astype(np.int64)
-    # keep price order within a category (the jitter may swap neighbours)
+    # keep price order within a group (the jitter may swap neighbours)
     cents = cents[np.lexsort((cents, cat))]
     number = rng.permutation(len(cat)) + 1
     return cat, cents, number
@@ -312,43 +449,84 @@ def _persona_block(rng, spec, n, cat_start, cat_count, list_cents):
 # --------------------------------------------------------------------------------------------------------
 
 
-def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: bool | None = None,
-             verbose: bool = False) -> dict:
-    """Write the synthetic shop into out_dir and return the truth dict (also in ground_truth/bad_rows.json)."""
-    if n_customers < 1:
-        raise ValueError("n_customers must be >= 1")
+def _customer_traits(config: ShopConfig, counts: np.ndarray):
+    """Label, behaviour persona, whale flag and whale quantity factor per internal customer, grouped by behaviour.
+
+    Drawn from a stream of their own, and only when the configuration has whales or label noise, so a shop
+    without either takes the same draws from the main stream as it always did.
+    """
+    n_p = len(counts)
+    label = np.repeat(np.arange(n_p, dtype=np.int8), counts)
+    n = len(label)
+    behaviour = label.copy()
+    whale = np.zeros(n, dtype=bool)
+    factor = np.ones(n, dtype=np.int64)
+    if config.label_noise == 0 and config.whale_share == 0:
+        return label, behaviour, whale, factor, counts
+    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 20240101, 1]))
+    starts = np.cumsum(counts) - counts
+
+    def pick(share):
+        """An exact, random share of each persona's customers (rounded per persona)."""
+        take = np.round(share * counts).astype(np.int64)
+        key = rng.random(n)
+        order = np.lexsort((key, label))  # label blocks are contiguous, so order stays within each block
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n) - starts[label[order]]
+        return pos < take[label]
+
+    if config.label_noise > 0 and n_p > 1:
+        noisy = pick(config.label_noise)
+        behaviour[noisy] = (label[noisy] + rng.integers(1, n_p, int(noisy.sum()))) % n_p
+    if config.whale_share > 0:
+        whale = pick(config.whale_share)
+        # Pareto (Lomax, alpha 1.3) tail on top of a wholesale minimum of 6: half the whales buy <= ~10x, a few
+        # buy hundreds of times what their persona does
+        factor[whale] = np.minimum(np.round(6 * (1 + rng.pareto(1.3, int(whale.sum())))), 2_000).astype(np.int64)
+    order = np.argsort(behaviour, kind="stable")
+    label, behaviour, whale, factor = label[order], behaviour[order], whale[order], factor[order]
+    return label, behaviour, whale, factor, np.bincount(behaviour, minlength=n_p)
+
+
+def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = False) -> dict:
+    """Write the shop of ``config`` into out_dir; return the bad-row truth (also in ground_truth/bad_rows.json)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError("fmt must be 'csv' or 'parquet'")
+    world = build_world(config)
+    events = config.events
     if events is None:
-        events = n_customers <= EVENTS_DEFAULT_MAX_CUSTOMERS
+        events = config.n_customers <= EVENTS_DEFAULT_MAX_CUSTOMERS
     out = Path(out_dir)
     (out / "ground_truth").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
     def log(msg):
         if verbose:
-            print(f"[demo {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+            print(f"[shop {config.name} {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 20240101]))
-    N = int(n_customers)
+    rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 20240101]))
+    N = int(config.n_customers)
+    names = tuple(world.personas)
+    specs = [world.personas[p] for p in names]
+    groups = world.groups
 
     # ---- catalogue
-    prod_cat, list_cents, prod_num = _products(rng)
-    cat_count = _CAT_PRODUCTS
+    prod_cat, list_cents, prod_num = _products(rng, world.group_products, world.group_price_range)
+    cat_count = world.group_products
     cat_start = np.cumsum(cat_count) - cat_count
 
-    # ---- customers: internal index grouped by persona, customer number randomly permuted
-    counts = _persona_counts(N)
-    persona_of = np.repeat(np.arange(len(PERSONA_NAMES), dtype=np.int8), counts)
+    # ---- customers: internal index grouped by behaviour persona, customer number randomly permuted
+    counts = _persona_counts([s["share"] for s in specs], N)
+    label_of, persona_of, whale_of, factor_of, b_counts = _customer_traits(config, counts)
     cust_num = (rng.permutation(N) + 1).astype(np.int64)  # internal index -> customer number
 
     # ---- orders and lines, persona by persona
     blocks, offset_c, offset_o = [], 0, 0
-    for p, name in enumerate(PERSONA_NAMES):
-        n = int(counts[p])
+    for p, spec in enumerate(specs):
+        n = int(b_counts[p])
         if n == 0:
             continue
-        b = _persona_block(rng, PERSONAS[name], n, cat_start, cat_count, list_cents)
+        b = _persona_block(rng, spec, n, cat_start, cat_count, list_cents)
         b["cust"] = b["cust"] + offset_c
         b["line_order"] = b["line_order"] + offset_o
         b["persona"] = np.full(len(b["ts"]), p, dtype=np.int8)
@@ -363,11 +541,14 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     l_order, l_pos, l_prod, l_qty, l_cents, l_ret = (
         cat_("line_order"), cat_("pos"), cat_("product"), cat_("qty"), cat_("cents"), cat_("returned"))
     del blocks
+    if whale_of.any():  # wholesale quantities on every line of a whale
+        l_qty = np.minimum(l_qty.astype(np.int64) * factor_of[o_cust[l_order]], WHALE_QTY_MAX).astype(np.int32)
     n_orders = len(o_ts)
     log(f"{n_orders:,} orders, {len(l_order):,} purchase lines")
 
     # ---- make sure the latest valid order is on 2025-12-31 (deterministically)
-    cand = np.flatnonzero(o_persona != PERSONA_NAMES.index("lapsed"))
+    dormant = [p for p, s in enumerate(specs) if s.get("dormant")]
+    cand = np.flatnonzero(~np.isin(o_persona, dormant))
     if len(cand) == 0:
         cand = np.arange(n_orders)
     latest = cand[np.argmax(o_ts[cand])]
@@ -415,7 +596,7 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     log(f"{n_valid:,} valid lines ({n_returns:,} returns)")
 
     # ---- bad rows: one reason each, interleaved at order boundaries
-    per_kind = bad_rows_per_kind(N)
+    per_kind = bad_rows_per_kind(N) if config.bad_rows else 0
     n_bad = per_kind * len(REASONS)
     kind = np.repeat(np.arange(len(REASONS), dtype=np.int8), per_kind)
     kind = kind[rng.permutation(n_bad)]
@@ -484,7 +665,7 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     cust_width = max(7, len(str(N)))
     order_width = max(8, len(str(n_groups)))
     cust_ids = _padded("C", np.arange(1, N + 1), cust_width)
-    prod_ids = _padded("P", prod_num, 4)
+    prod_ids = _padded("P", prod_num, max(4, len(str(len(prod_num)))))
     col = {}
     col["order_id"] = _padded("O", f_onum, order_width)
     del f_onum
@@ -493,7 +674,8 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     col["order_ts"] = _ts_text(f_ts)
     del f_ts
     col["product_id"] = prod_ids.take(pa.array(f_prod))
-    col["category"] = pa.array(CATEGORIES).take(pa.array(prod_cat[f_prod]))
+    if world.category_column:
+        col["category"] = pa.array(groups).take(pa.array(prod_cat[f_prod]))
     del f_prod
     col["quantity"] = pa.array(f_qty.astype(np.int32)).cast(pa.string())
     del f_qty
@@ -504,6 +686,8 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     def patch(name, reason, values):
         k = REASONS.index(reason)
         rows = bad_pos[kind == k]
+        if len(rows) == 0:
+            return
         mask = np.zeros(total, dtype=bool)
         mask[rows] = True
         col[name] = pc.replace_with_mask(col[name], pa.array(mask), values(len(rows), rows))
@@ -522,7 +706,7 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     patch("unit_price", "negative_unit_price", lambda n, r: pc.binary_join_element_wise(
         "-", _money(f_cents[r]), ""))
     del f_cents
-    table = pa.table({c: col.pop(c) for c in TRANSACTION_COLUMNS})
+    table = pa.table({c: col.pop(c) for c in TRANSACTION_COLUMNS if c in col})
     log("text columns built")
 
     for ext in ("csv", "parquet"):
@@ -534,33 +718,37 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
     del table
     log(f"transactions.{fmt} written")
 
-    # ---- customers (written in customer number order)
+    # ---- customers (written in customer number order; drawn even when not written, so the events stay put)
     first_s = np.minimum.reduceat(o_ts, np.r_[0, np.cumsum(np.bincount(o_cust, minlength=N))[:-1]])
     last_s = np.maximum.reduceat(o_ts, np.r_[0, np.cumsum(np.bincount(o_cust, minlength=N))[:-1]])
     back = np.minimum(np.floor(rng.exponential(90.0, N)), 900).astype(np.int64)
-    new = persona_of == PERSONA_NAMES.index("newcomers")
+    new = np.isin(persona_of, [p for p, s in enumerate(specs) if s.get("new")])
     back[new] = rng.integers(0, 15, int(new.sum()))
     signup_day = first_s // DAY - back
     by_num = np.empty(N, dtype=np.int64)
     by_num[cust_num - 1] = np.arange(N)  # customer number - 1 -> internal index
     birth = np.clip(np.round(rng.normal(1982, 13, N)), 1950, 2005).astype(np.int32)
-    customers = pa.table({
-        "customer_id": cust_ids,
-        "signup_date": pa.array((signup_day[by_num] + START_EPOCH // DAY).astype(np.int32), type=pa.date32()),
-        "birth_year": pa.array(birth),
-        "gender": pa.array(GENDERS).take(pa.array(_choice(rng, _GENDER_P, N))),
-        "region": pa.array(REGIONS).take(pa.array(_choice(rng, _REGION_P, N))),
-    })
-    pq.write_table(customers, out / "customers.parquet", compression="zstd")
-    del customers
+    gender = _choice(rng, _GENDER_P, N)
+    region = _choice(rng, _REGION_P, N)
+    (out / "customers.parquet").unlink(missing_ok=True)
+    if config.demographics:
+        customers = pa.table({
+            "customer_id": cust_ids,
+            "signup_date": pa.array((signup_day[by_num] + START_EPOCH // DAY).astype(np.int32), type=pa.date32()),
+            "birth_year": pa.array(birth),
+            "gender": pa.array(GENDERS).take(pa.array(gender)),
+            "region": pa.array(REGIONS).take(pa.array(region)),
+        })
+        pq.write_table(customers, out / "customers.parquet", compression="zstd")
+        del customers
 
     # ---- products
     by_prod_num = np.argsort(prod_num)
-    _write_csv(pa.table({
-        "product_id": prod_ids.take(pa.array(by_prod_num)),
-        "category": pa.array(CATEGORIES).take(pa.array(prod_cat[by_prod_num])),
-        "list_price": _money(list_cents[by_prod_num]),
-    }), out / "products.csv")
+    products = {"product_id": prod_ids.take(pa.array(by_prod_num))}
+    if world.category_column:
+        products["category"] = pa.array(groups).take(pa.array(prod_cat[by_prod_num]))
+    products["list_price"] = _money(list_cents[by_prod_num])
+    _write_csv(pa.table(products), out / "products.csv")
 
     # ---- events: a few per customer around their active period, in time order
     (out / "events.csv").unlink(missing_ok=True)
@@ -573,9 +761,9 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
         e_type = _choice(rng, _EVENT_P, len(e_c))
         e_prod = np.empty(len(e_c), dtype=np.int16)
         e_persona = persona_of[e_c]
-        for p, name in enumerate(PERSONA_NAMES):
+        for p, spec in enumerate(specs):
             m = np.flatnonzero(e_persona == p)
-            e_prod[m] = _pick_products(rng, PERSONAS[name], len(m), cat_start, cat_count)
+            e_prod[m] = _pick_products(rng, spec, len(m), cat_start, cat_count)
         order = np.lexsort((cust_num[e_c], e_ts))
         e_c, e_ts, e_type, e_prod = e_c[order], e_ts[order], e_type[order], e_prod[order]
         search = pa.array(e_type == EVENT_TYPES.index("search"))
@@ -588,11 +776,15 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
         log(f"{len(e_c):,} events written")
 
     # ---- ground truth
-    persona_by_num = persona_of[by_num]
     _write_csv(pa.table({
         "customer_id": cust_ids,
-        "persona": pa.array(PERSONA_NAMES).take(pa.array(persona_by_num)),
+        "persona": pa.array(names).take(pa.array(label_of[by_num])),
     }), out / "ground_truth" / "personas.csv")
+    _write_csv(pa.table({
+        "customer_id": cust_ids,
+        "behaviour": pa.array(names).take(pa.array(persona_of[by_num])),
+        "whale": pa.array(whale_of[by_num].astype(np.int8)),
+    }), out / "ground_truth" / "traits.csv")
     truth = {
         "input_rows": int(total),
         "rejected_by_reason": {r: int((kind == i).sum()) for i, r in enumerate(REASONS)},
@@ -600,27 +792,44 @@ def generate(n_customers: int, seed: int, out_dir, fmt: str = "csv", events: boo
         "returns": int(n_returns),
     }
     (out / "ground_truth" / "bad_rows.json").write_text(json.dumps(truth, indent=2) + "\n")
+    description = describe(config, world, counts)
+    (out / "ground_truth" / "config.json").write_text(json.dumps(description, indent=2) + "\n")
     log("done")
     return truth
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m python_models.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, required=True, help="number of customers")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--format", choices=("csv", "parquet"), default="csv", help="transactions file format")
-    parser.add_argument("--events", action=argparse.BooleanOptionalAction, default=None,
-                        help=f"write events.csv (default: on for <= {EVENTS_DEFAULT_MAX_CUSTOMERS:,} customers)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="progress and timings on stderr")
-    args = parser.parse_args(argv)
-    t = time.perf_counter()
-    truth = generate(args.customers, args.seed, args.out, fmt=args.format, events=args.events,
-                     verbose=args.verbose)
-    print(json.dumps(truth))
-    print(f"wrote {args.out} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-    return 0
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def describe(config: ShopConfig, world: World | None = None, counts: np.ndarray | None = None) -> dict:
+    """The content of ground_truth/config.json: configuration, catalogue groups and personas."""
+    world = world or build_world(config)
+    if counts is None:
+        counts = _persona_counts([s["share"] for s in world.personas.values()], config.n_customers)
+    personas = []
+    for (name, spec), n in zip(world.personas.items(), counts):
+        entry = {"name": name, "share": spec["share"], "customers": int(n)}
+        if world.traits:
+            entry["traits"] = world.traits[name]
+        entry["spec"] = {k: v for k, v in spec.items() if k != "share"}
+        personas.append(entry)
+    return _jsonable({
+        "config": config.to_dict(),
+        "category_column": world.category_column,
+        "groups": [
+            {"name": g, "products": int(n), "price_range": list(r)}
+            for g, n, r in zip(world.groups, world.group_products, world.group_price_range)
+        ],
+        "personas": personas,
+    })
