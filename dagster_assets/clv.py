@@ -14,6 +14,10 @@ from python_models.clv.scoring import at_least_one_day, score_customers
 from .warehouse import Warehouse
 
 
+# Columns of customer_clv that come from customer_churn_risk (the snapshot's rows).
+CHURN_COLUMNS = ("churn_risk", "churn_probability", "churn_score_source", "churn_score_scope")
+
+
 class ClvConfig(Config):
     """CLV settings. The discount rate is per month. Each model is fitted by plain maximum likelihood first and
     only penalised when that fit fails (python_models.clv.fallback); the penalty used is in clv_model_params."""
@@ -24,9 +28,12 @@ class ClvConfig(Config):
 
 @multi_asset(
     specs=[
-        AssetSpec("customer_clv", deps=["customer_clv_summary"], group_name="clv",
-                  description="One row per customer: P(alive), expected purchases, expected order value, CLV, "
-                              "churn risk and value tier from BG/NBD + Gamma-Gamma."),
+        # churn risk comes from the propensity asset's holdout (customer_churn_risk), so this runs after it
+        AssetSpec("customer_clv", deps=["customer_clv_summary", "customer_churn_risk"], group_name="clv",
+                  description="One row per customer: P(alive), expected purchases, expected order value, CLV and "
+                              "value tier from BG/NBD + Gamma-Gamma; churn risk and probability from the purchase "
+                              "score that wins the customer's scope on the temporal holdout, calibrated there "
+                              "(customer_churn_risk)."),
         AssetSpec("clv_model_params", deps=["customer_clv_summary"], group_name="clv",
                   description="One row per fitted parameter of the CLV models, with the log-likelihood."),
     ]
@@ -35,6 +42,14 @@ def clv_scores(context: AssetExecutionContext, config: ClvConfig, warehouse: War
     summary = warehouse.read_frame("select * from customer_clv_summary order by customer_id")
     scores, params = score_customers(summary, config.horizon_months, config.monthly_discount_rate)
     context.log.info(params.to_string(index=False))
+    # the snapshot's churn risk, set by the propensity asset (python_models.propensity.churn_risk)
+    churn = warehouse.read_frame(f"select customer_id, {', '.join(CHURN_COLUMNS)} from customer_churn_risk "
+                                 "where role = 'score'")
+    scores = scores.merge(churn, on="customer_id", how="left", validate="one_to_one")
+    scores = scores[[c for c in scores.columns if c != "value_tier"] + ["value_tier"]]
+    unscored = int(scores["churn_risk"].isna().sum())
+    if unscored:
+        context.log.warning(f"{unscored} customers have no churn risk (see customer_churn_risk)")
     yield MaterializeResult(asset_key=AssetKey("customer_clv"), metadata=warehouse.write_table("customer_clv", scores))
     yield MaterializeResult(asset_key=AssetKey("clv_model_params"),
                             metadata=warehouse.write_table("clv_model_params", params))

@@ -46,8 +46,16 @@ def test_customer_clv_is_complete_and_banded(cdnow_warehouse):
     assert clv["p_alive"].between(0, 1).all() and (clv["clv_12m"] >= 0).all()
     assert (clv["expected_purchases_30d"] <= clv["expected_purchases_90d"]).all()
     assert (clv["expected_purchases_90d"] <= clv["expected_purchases_365d"]).all()
-    high = clv["churn_risk"] == "high"
-    assert (clv.loc[high, "p_alive"] < 0.3).all() and (clv.loc[~high, "p_alive"] >= 0.3).all()
+    # churn risk: the holdout winner of the customer's scope, calibrated, cut into levels by its probability
+    assert set(clv["churn_risk"]) == {"high", "medium", "low"} and clv["churn_probability"].between(0, 1).all()
+    levels = clv.groupby("churn_risk")["churn_probability"].agg(["min", "max"])
+    assert levels.loc["high", "min"] > levels.loc["medium", "max"]
+    assert levels.loc["medium", "min"] > levels.loc["low", "max"]
+    winners = frame(cdnow_warehouse, "select scope, score from propensity_evaluation where best_in_scope")
+    scope = frame(cdnow_warehouse, """select case when frequency = 0 then 'one-time buyers' else 'repeat buyers' end
+                                       as scope from customer_clv_summary order by customer_id""")
+    expected = scope.merge(winners, on="scope", how="left")["score"]
+    assert clv.sort_values("customer_id")["churn_score_source"].tolist() == expected.tolist()
     tiers = clv.groupby("value_tier")["clv_12m"].agg(["min", "max", "size"])
     assert tiers.loc["top 10%", "min"] >= tiers.loc["next 20%", "max"]
     assert tiers.loc["top 10%", "size"] == int(0.1 * 2357)

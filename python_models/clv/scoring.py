@@ -1,4 +1,9 @@
-"""Scoring customers with the CLV models, and readable bands over the scores for analysts and BI filters."""
+"""Scoring customers with the CLV models, and readable value tiers over the scores for analysts and BI filters.
+
+Churn risk is not set here: BG/NBD's P(alive) can say the same for every customer (on UCI Online Retail it
+estimates almost no dropout), so `customer_clv.churn_risk` comes from the purchase score that wins the temporal
+holdout, calibrated there (python_models.propensity.churn_risk, python_models.clv.churn).
+"""
 
 import numpy as np
 import pandas as pd
@@ -8,24 +13,8 @@ from .fallback import finite_mean_spend, fit_with_fallback
 from .gamma_gamma import GammaGammaModel
 from .lifetime_value import discounted_lifetime_value
 
-# P(alive) below 0.3: likely gone; 0.3-0.7: uncertain; above 0.7: likely active.
-CHURN_RISK_BANDS = ((0.3, "high"), (0.7, "medium"), (np.inf, "low"))
 # Share of customers in each value tier, from the most valuable down.
 VALUE_TIERS = ((0.10, "top 10%"), (0.30, "next 20%"), (0.60, "middle 30%"), (1.00, "bottom 40%"))
-
-
-def churn_risk_band(p_alive) -> np.ndarray:
-    """`high`, `medium` or `low` churn risk from P(alive).
-
-    Examples
-    --------
-    >>> churn_risk_band([0.1, 0.5, 0.9]).tolist()
-    ['high', 'medium', 'low']
-    """
-    p_alive = np.asarray(p_alive, dtype=float)
-    bounds = np.array([bound for bound, _ in CHURN_RISK_BANDS])
-    names = np.array([name for _, name in CHURN_RISK_BANDS], dtype=object)
-    return names[np.searchsorted(bounds, p_alive, side="right")]
 
 
 def value_tier(clv, customer_ids) -> np.ndarray:
@@ -62,7 +51,7 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
     -------
     scores : DataFrame
         One row per customer: `p_alive`, `expected_purchases_{30,90,365}d`, `expected_order_value`,
-        `clv_<horizon>m`, `churn_risk`, `value_tier`.
+        `clv_<horizon>m`, `value_tier`.
     params : DataFrame
         One row per fitted parameter: `model, parameter, value, log_likelihood, penalizer, customers`.
 
@@ -92,7 +81,6 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
            for days in (30, 90, 365)},
         "expected_order_value": order_value,
         f"clv_{horizon_months}m": clv,
-        "churn_risk": churn_risk_band(p_alive),
         "value_tier": value_tier(clv, summary["customer_id"].to_numpy()),
     })
     params = pd.DataFrame(
