@@ -8,10 +8,11 @@ from python_models.explain import surrogate_rules
 from python_models.report import segment_report
 from python_models.tracking import NEW
 
+from .history import Snapshot
 from .warehouse import Warehouse
 
 UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "feature_slots", "segment_transitions",
-            "segment_drift"]
+            "segment_drift", "int_customer_items"]
 
 
 @multi_asset(
@@ -28,7 +29,8 @@ UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "featu
     ]
 )
 def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
-    features = warehouse.read_frame("select * from customer_features order by customer_id")
+    snapshot = Snapshot.read(warehouse)
+    features = snapshot.features
     segments = warehouse.read_frame("select customer_id, segment_id, model_version from customer_segments "
                                     "order by customer_id")
     profiles = warehouse.read_frame("select * from segment_profiles order by segment_id")
@@ -41,8 +43,8 @@ def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
 
     labels = {f"{row.dimension}_share_{row.slot:02d}": f"{row.label} share" for row in slots.itertuples()}
     rules = surrogate_rules(features.drop(columns="customer_id"), segment_ids, feature_labels=labels)
-    points = customer_map(fitted.scorer.transformer.transform(features), features["customer_id"].to_numpy(),
-                          segment_ids=segment_ids)
+    X = fitted.scorer.transformer.transform(fitted.scorer.model_frame(features, snapshot.purchases))
+    points = customer_map(X, features["customer_id"].to_numpy(), segment_ids=segment_ids)
     html = segment_report(profiles, points, title=f"Customer segments ({version})", rules=rules,
                           transitions=_latest_transitions(warehouse), drift=_latest_drift(warehouse))
     report = warehouse.report_path("segment_report.html")

@@ -36,10 +36,11 @@ from .warehouse import Warehouse
 
 @dataclass
 class Snapshot:
-    """The inputs of one segmentation: features, RFM segments and slot labels at one date."""
+    """The inputs of one segmentation: features, purchases, RFM segments and slot labels at one date."""
 
     as_of: dt.date
     features: pd.DataFrame
+    purchases: pd.DataFrame  # row (position in features), item, count: the matrix product taste is learned from
     rfm_segments: pd.DataFrame
     slot_labels: dict[str, str]
 
@@ -47,10 +48,22 @@ class Snapshot:
     def read(cls, warehouse: Warehouse, schema_prefix: str = "") -> "Snapshot":
         """Read from the dbt schemas: `main`/`staging`, or the monthly job's `snapshot_main`/`snapshot_staging`."""
         main, staging = f"{schema_prefix}main", f"{schema_prefix}staging"
+        intermediate = f"{schema_prefix}intermediate"
         slots = warehouse.read_frame(f"select dimension, slot, label from {main}.feature_slots")
+        # rows numbered in the order the features are read, so the matrix lines up without a join in pandas
+        purchases = warehouse.read_frame(f"""
+            with customers as (
+                select customer_id, row_number() over (order by customer_id) - 1 as row
+                from {main}.customer_features
+            )
+            select c.row, i.item, cast(i.orders as double) as count
+            from {intermediate}.int_customer_items as i
+            inner join customers as c on c.customer_id = i.customer_id
+            order by c.row, i.item""")
         return cls(
             as_of=warehouse.read_frame(f"select as_of_date from {staging}.stg_shop__as_of")["as_of_date"].iloc[0],
             features=warehouse.read_frame(f"select * from {main}.customer_features order by customer_id"),
+            purchases=purchases,
             rfm_segments=warehouse.read_frame(f"select customer_id, rfm_segment from {main}.customer_rfm"),
             slot_labels={f"{r.dimension}_share_{r.slot:02d}": str(r.label) for r in slots.itertuples()},
         )
@@ -104,8 +117,22 @@ class TrackedSnapshot:
             "segment_id": pa.array(ids, pa.int32()),
             "segment_name": pa.array(pd.Series(ids).map(self.segment_names).to_numpy(), pa.string()),
             "distance": pa.array(self.result.distances, pa.float64()),
+            "is_outlier": pa.array(self.result.outlier_mask(), pa.bool_()),
             "model_version": pa.array([self.version] * n, pa.string()),
             "as_of": pa.array([self.snapshot.as_of] * n, pa.date32()),
+        })
+
+    def taste_rows(self) -> pa.Table:
+        """One row per customer and taste component: customer_taste (no rows without product taste)."""
+        taste = self.model.scorer.taste
+        k = 0 if taste is None else taste.n_components_
+        ids = self.snapshot.features["customer_id"].to_numpy()
+        coords = (taste.transform(self.snapshot.purchases, len(ids)) if k else np.zeros((len(ids), 0)))
+        return pa.table({
+            "customer_id": pa.array(np.repeat(ids, k), pa.string()),
+            "component": pa.array(np.tile(np.arange(1, k + 1), len(ids)), pa.int32()),
+            "value": pa.array(coords.ravel(), pa.float64()),
+            "model_version": pa.array([self.version] * (k * len(ids)), pa.string()),
         })
 
     def history(self) -> pa.Table:
@@ -130,8 +157,10 @@ class TrackedSnapshot:
                 .sort_values("segment_id", kind="mergesort").reset_index(drop=True))
 
     def metrics(self, run_id: str) -> pd.DataFrame:
-        """One row per candidate model: segmentation_metrics."""
-        return self.result.metrics.assign(run_id=run_id, snapshot_date=self.snapshot.as_of,
+        """One row per candidate model: segmentation_metrics, with the representation it was fitted on."""
+        return self.result.metrics.assign(representation="features", feature_blocks=representation(self.result),
+                                          outlier_share=float(self.result.outlier_mask().mean()),
+                                          run_id=run_id, snapshot_date=self.snapshot.as_of,
                                           model_version=self.version)
 
     def drift_rows(self, threshold: float) -> pa.Table:
@@ -152,8 +181,10 @@ class TrackedSnapshot:
             ["snapshot_date", "feature", "bin", "lower_edge", "upper_edge", "customers"]]
 
 
-def segment_snapshot(snapshot: Snapshot, config) -> SegmentationResult:
-    """Segment the snapshot's customers with the settings of `config` (a SegmentationConfig), untracked."""
+def segment_snapshot(snapshot: Snapshot, config, preferred: tuple[str, int] | None = None) -> SegmentationResult:
+    """Segment the snapshot's customers with the settings of `config` (a SegmentationConfig), untracked.
+
+    `preferred` is the previous snapshot's (algorithm, k), kept while it is within tolerance."""
     return segment_customers(
         snapshot.features,
         k_range=range(config.k_min, config.k_max + 1),
@@ -163,7 +194,26 @@ def segment_snapshot(snapshot: Snapshot, config) -> SegmentationResult:
         sample_size=config.silhouette_sample_size,
         block_weights=config.block_weights,
         slot_labels=snapshot.slot_labels,
+        purchases=snapshot.purchases if config.taste_components > 0 else None,
+        taste_components=config.taste_components,
+        preferred=preferred,
+        max_outlier_share=config.max_outlier_share,
     )
+
+
+def representation(result: SegmentationResult) -> str:
+    """The blocks and weights the segmentation was fitted on, in words (kept with the model version)."""
+    scales = result.transformer.block_scale_
+    weights = result.transformer._resolved_block_weights()
+    taste = result.taste
+    parts = []
+    for block in scales:
+        label = f"{block} {weights[block]:g}"
+        if block == "taste" and taste is not None:
+            label += f" ({taste.n_components_} components of {len(taste.items_)} items)"
+        parts.append(label)
+    clip = result.transformer.clip
+    return "; ".join(parts) + f"; robust scaling, clipped at {clip:g}" if clip else "; ".join(parts)
 
 
 def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSnapshot:
@@ -173,9 +223,10 @@ def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSna
     are matched against the snapshot before it, never against itself.
     """
     features = snapshot.features
-    result = segment_snapshot(snapshot, config)
+    result = segment_snapshot(snapshot, config, preferred=previous_choice(warehouse, snapshot.as_of))
     previous, next_id = _previous_segments(warehouse, snapshot.as_of, config.match_lookback)
-    ids = carry_segment_ids(result.transformer.transform(features), features["customer_id"].to_numpy(),
+    X = result.transformer.transform(result.model_frame(features, snapshot.purchases))
+    ids = carry_segment_ids(X, features["customer_id"].to_numpy(),
                             result.model.cluster_centers_, previous, next_id=next_id, factor=config.match_factor)
     generated = result.profiles.set_index("segment_id")["segment_name"]
     previous_names = {} if previous is None else dict(zip(previous["segment_id"], previous["segment_name"]))
@@ -193,12 +244,14 @@ def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSna
 def score_snapshot(snapshot: Snapshot, warehouse: Warehouse, config, model: SavedModel) -> TrackedSnapshot:
     """Assign the snapshot's customers with a saved model, without refitting: its segments, ids and names."""
     features = snapshot.features
-    assigned = model.scorer.assign(features)
+    assigned = model.scorer.assign(features, snapshot.purchases)
     labels = assigned["label"].to_numpy()
     profiles = profile_segments(features, labels, slot_labels=snapshot.slot_labels)
     result = SegmentationResult(
         customer_ids=features["customer_id"].to_numpy(), labels=labels, distances=assigned["distance"].to_numpy(),
-        metrics=None, profiles=profiles, transformer=model.scorer.transformer, model=model.scorer.model)
+        metrics=None, profiles=profiles, transformer=model.scorer.transformer, model=model.scorer.model,
+        outliers=assigned["is_outlier"].to_numpy(), outlier_threshold=model.scorer.outlier_threshold,
+        taste=model.scorer.taste)
     return _tracked(snapshot, warehouse, config, result, model, refit=False)
 
 
@@ -224,13 +277,29 @@ def previous_snapshot(warehouse: Warehouse, as_of: dt.date) -> dt.date | None:
     return None if pd.isna(latest) else latest
 
 
-def previous_model(warehouse: Warehouse, as_of: dt.date) -> SavedModel | None:
-    """The model saved for the latest snapshot before `as_of`, or None when there is no earlier snapshot."""
+def _previous_version(warehouse: Warehouse, as_of: dt.date) -> str | None:
+    """The model version of the latest snapshot before `as_of`, or None."""
     date = previous_snapshot(warehouse, as_of)
     if date is None:
         return None
-    version = warehouse.read_frame("select any_value(model_version) as v from main.segment_history "
-                                   f"where snapshot_date = cast('{date.isoformat()}' as date)")["v"].iloc[0]
+    return warehouse.read_frame("select any_value(model_version) as v from main.segment_history "
+                                f"where snapshot_date = cast('{date.isoformat()}' as date)")["v"].iloc[0]
+
+
+def previous_choice(warehouse: Warehouse, as_of: dt.date) -> tuple[str, int] | None:
+    """(algorithm, k) of the latest snapshot's model before `as_of`, read from its version, or None."""
+    version = _previous_version(warehouse, as_of)
+    if version is None:
+        return None
+    algorithm, k, _ = str(version).split("-", 2)
+    return algorithm, int(k.removeprefix("k"))
+
+
+def previous_model(warehouse: Warehouse, as_of: dt.date) -> SavedModel | None:
+    """The model saved for the latest snapshot before `as_of`, or None when there is no earlier snapshot."""
+    version = _previous_version(warehouse, as_of)
+    if version is None:
+        return None
     path = warehouse.artifact_path(version)
     if not path.exists():
         raise FileNotFoundError(f"The model of the previous snapshot, {path}, is missing: refit instead.")
@@ -256,7 +325,7 @@ def model_health(tracked: TrackedSnapshot, previous: SavedModel | None) -> pa.Ta
     if previous is None:
         return HEALTH_SCHEMA.empty_table()
     features = tracked.snapshot.features
-    assigned = previous.scorer.assign(features)
+    assigned = previous.scorer.assign(features, tracked.snapshot.purchases)
     staleness = previous.scorer.staleness(features, assigned)
     agreement = (float(np.mean(previous.segment_ids_of(assigned["label"].to_numpy())
                                == tracked.customer_segment_ids())) if tracked.refit else None)

@@ -8,7 +8,7 @@ from python_models.tracking import PSI_SIGNIFICANT
 from .history import Snapshot, fit_snapshot, previous_model, save_model, score_snapshot, write_history
 from .warehouse import Warehouse
 
-INPUTS = ["customer_features", "feature_slots", "customer_rfm", "stg_shop__as_of"]
+INPUTS = ["customer_features", "feature_slots", "customer_rfm", "stg_shop__as_of", "int_customer_items"]
 
 
 class SegmentationConfig(Config):
@@ -26,6 +26,10 @@ class SegmentationConfig(Config):
     random_state: int = 0
     # each block's share of the distance (see python_models.segmentation.features)
     block_weights: dict[str, float] = dict(DEFAULT_BLOCK_WEIGHTS)
+    # product-taste coordinates learned from the customer x product matrix (0: no taste block)
+    taste_components: int = 8
+    # at most this share of customers is set aside as extreme (never defines a segment; flagged is_outlier)
+    max_outlier_share: float = 0.02
     # a segment keeps its id when its centre moved less than this multiple of the typical spacing of centres
     match_factor: float = 0.5
     # segments of this many earlier snapshots may pass on their id (one that skipped a month gets it back)
@@ -44,6 +48,10 @@ class SegmentationConfig(Config):
         AssetSpec("segmentation_metrics", deps=INPUTS, group_name="segments",
                   description="One row per candidate model (algorithm x k): silhouette, Davies-Bouldin, "
                               "Calinski-Harabasz, bootstrap stability, and the choice."),
+        AssetSpec("customer_taste", deps=INPUTS, group_name="segments",
+                  description="One row per customer and taste component: the customer's coordinates learned from "
+                              "the customer x product purchase matrix (TF-IDF + truncated SVD), the segmentation's "
+                              "taste block."),
         AssetSpec("segment_history", deps=INPUTS, group_name="history",
                   description="One row per customer per snapshot: segment, RFM segment and model. This run "
                               "writes the current snapshot; the monthly job writes month ends."),
@@ -66,7 +74,8 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
         tracked = fit_snapshot(snapshot, warehouse, config)
         save_model(warehouse, tracked)
         context.log.info(f"Chose {tracked.result.algorithm} with {tracked.result.n_clusters} segments "
-                         f"({tracked.version}) over {len(tracked.result.labels)} customers")
+                         f"({tracked.version}) over {len(tracked.result.labels)} customers, "
+                         f"{int(tracked.result.outlier_mask().sum())} set aside as extreme")
     else:
         tracked = score_snapshot(snapshot, warehouse, config, previous)
         context.log.info(f"Scored {len(tracked.result.labels)} customers with {tracked.version} (no refit)")
@@ -75,6 +84,8 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
                             metadata=warehouse.write_table("customer_segments", tracked.segments))
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
                             metadata=warehouse.write_table("segment_profiles", tracked.profiles()))
+    yield MaterializeResult(asset_key=AssetKey("customer_taste"),
+                            metadata=warehouse.write_table("customer_taste", tracked.taste_rows()))
     if tracked.refit:
         metrics = warehouse.write_table("segmentation_metrics", tracked.metrics(context.run_id))
     else:

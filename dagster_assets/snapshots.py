@@ -38,7 +38,7 @@ from .segments import SegmentationConfig
 from .warehouse import Warehouse
 
 SCHEMA_PREFIX = "snapshot"
-SNAPSHOT_MODELS = "+customer_features +feature_slots +customer_rfm"
+SNAPSHOT_MODELS = "+customer_features +feature_slots +customer_rfm +int_customer_items"
 HISTORY_MODELS = "stg_ml__segment_history+"
 
 # One partition per month (key `YYYY-MM`), up to the last complete month. 1990 is only the first month offered.

@@ -15,12 +15,10 @@ from python_models.segmentation import (
     DEFAULT_BLOCK_WEIGHTS,
     NOISE_LABEL,
     OUTLIER_NAME,
-    AutoKMeans,
     CustomerFeatureTransformer,
     ModelSelector,
     SegmentationResult,
     assign_block,
-    choose_k,
     profile_segments,
     segment_customers,
     segment_effect_sizes,
@@ -156,13 +154,7 @@ def _segment_of_group(labels, y):
     [
         CustomerFeatureTransformer(),
         CustomerFeatureTransformer(skew_transform="yeo-johnson"),
-        AutoKMeans(),
-        # exercises the MiniBatchKMeans and subsample paths on small data
-        AutoKMeans(
-            minibatch_threshold=20, large_n_strategy="minibatch", batch_size=16,
-            k_range=(2, 3, 4),
-        ),
-        AutoKMeans(minibatch_threshold=20, large_n_strategy="subsample", k_range=(2, 3, 4)),
+        CustomerFeatureTransformer(clip=None),
     ]
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -170,33 +162,25 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 # --------------------------------------------------------------------------
-# AutoKMeans on planted data
+# K-Means through the one model choice, on planted data
 # --------------------------------------------------------------------------
-def test_autokmeans_recovers_planted_k(planted):
+def test_kmeans_recovers_planted_k(planted):
     df, y = planted
     X = CustomerFeatureTransformer().fit_transform(df)
-    model = AutoKMeans(random_state=0).fit(X)
+    model = ModelSelector(algorithms=("kmeans",), random_state=0).fit(X)
     assert model.n_clusters_ == len(PLANTED)
     assert adjusted_rand_score(y, model.labels_) >= 0.9
     m = model.metrics_
     assert m["k"].tolist() == list(range(2, 11))
-    assert list(m.columns) == [
-        "k", "silhouette", "davies_bouldin", "calinski_harabasz", "inertia",
-        "n_nonempty", "chosen",
-    ]
     assert m["chosen"].sum() == 1
     assert m.loc[m["chosen"], "k"].item() == model.n_clusters_
-    assert m[["silhouette", "davies_bouldin", "calinski_harabasz", "inertia"]].notna().all().all()
 
 
-@pytest.mark.parametrize("strategy", ["minibatch", "subsample"])
-def test_large_data_paths_recover_planted_k(planted, strategy):
+def test_kmeans_on_a_sample_extended_to_all_rows_recovers_planted_k(planted):
     df, y = planted
     X = CustomerFeatureTransformer().fit_transform(df)
-    model = AutoKMeans(
-        minibatch_threshold=2000, batch_size=512, large_n_strategy=strategy,
-        k_range=range(4, 9),
-    ).fit(X)
+    model = ModelSelector(algorithms=("kmeans",), kmeans_max_fit_rows=1000, k_range=range(4, 9)).fit(X)
+    assert model.fit_indices_.size == 1000
     assert model.n_clusters_ == len(PLANTED)
     assert adjusted_rand_score(y, model.labels_) >= 0.9
 
@@ -209,17 +193,11 @@ def test_labels_ordered_by_size_and_consistent_with_predict(planted):
     keep = (y != 1) | (np.arange(len(y)) % 4 == 0)
     keep &= (y != 3) | (np.arange(len(y)) % 2 == 0)
     X = X[keep]
-    model = AutoKMeans(k_range=range(5, 8)).fit(X)
+    model = ModelSelector(algorithms=("kmeans",), k_range=range(5, 8)).fit(X)
     sizes = np.bincount(model.labels_)
     assert (np.diff(sizes) <= 0).all()
     assert_array_equal(model.predict(X), model.labels_)
-    dist = model.transform(X)
-    assert dist.shape == (X.shape[0], model.n_clusters_)
-    assert_array_equal(dist.argmin(axis=1), model.labels_)
-    assert model.get_feature_names_out().tolist() == [
-        f"autokmeans{i}" for i in range(model.n_clusters_)
-    ]
-    assert_allclose(model.inertia_, (dist.min(axis=1) ** 2).sum(), rtol=1e-6)
+    assert model.transform(X).shape == (X.shape[0], model.n_clusters_)
 
 
 def test_determinism(planted):
@@ -231,7 +209,7 @@ def test_determinism(planted):
     assert_array_equal(runs[0].distances, runs[1].distances)
     # the sklearn estimator alone, refitted
     X = runs[0].transformer.transform(df)
-    model = AutoKMeans(random_state=0)
+    model = ModelSelector(algorithms=("kmeans",), random_state=0)
     labels_a = model.fit(X).labels_.copy()
     metrics_a = model.metrics_.copy()
     model.fit(X)
@@ -253,14 +231,14 @@ def test_block_weighting_stops_many_noise_columns_dominating(planted):
         idx = [names.index(c) for c in cols]
         expected = DEFAULT_BLOCK_WEIGHTS[block]
         assert_allclose(X[:, idx].var(axis=0).sum(), expected, rtol=1e-9)
-    model = AutoKMeans().fit(X)
+    model = ModelSelector(algorithms=("kmeans",)).fit(X)
     assert model.n_clusters_ == len(PLANTED)
     assert adjusted_rand_score(y, model.labels_) >= 0.9
 
     # Contrast: giving demographics a say proportional to its ~32 columns
     # (what plain per-column standardisation does) lets the noise win.
     X_heavy = CustomerFeatureTransformer(block_weights={"demographics": 20.0}).fit_transform(noisy)
-    heavy = AutoKMeans().fit(X_heavy)
+    heavy = ModelSelector(algorithms=("kmeans",)).fit(X_heavy)
     assert adjusted_rand_score(y, heavy.labels_) < 0.5
 
 
@@ -427,7 +405,7 @@ def test_slot_names_distinguish_main_slot_from_lean():
     assert prof.loc[0, "segment_name"].startswith("Web buyers")
 
 
-@pytest.mark.parametrize("module", ["features", "kmeans_selection", "profiles", "pipeline", "scoring"])
+@pytest.mark.parametrize("module", ["features", "scores", "profiles", "pipeline", "scoring", "taste"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -442,8 +420,9 @@ def test_segment_customers_assignments(planted, planted_result):
     res = planted_result
     a = res.assignments()
     assert a.columns.tolist() == [
-        "customer_id", "segment_id", "segment_name", "distance_to_centre"
+        "customer_id", "segment_id", "segment_name", "distance_to_centre", "is_outlier"
     ]
+    assert not a["is_outlier"].any()  # planted groups without extremes: nobody set aside
     assert a["customer_id"].tolist() == df["customer_id"].tolist()
     X = res.transformer.transform(df)
     own = res.model.transform(X)[np.arange(len(df)), res.labels]
@@ -573,7 +552,11 @@ def test_transformer_blocks_and_variances(planted):
     for block, cols in t.blocks_.items():
         idx = [names.index(c) for c in cols]
         assert_allclose(X[:, idx].var(axis=0).sum(), expected[block], rtol=1e-9)
-        assert_allclose(X[:, idx].mean(axis=0), 0.0, atol=1e-9)
+        if block != "demographics":  # numeric blocks: centred on the median, one-hot on the share
+            assert_allclose(np.median(X[:, idx], axis=0), 0.0, atol=1e-9)
+    # behaviour columns are clipped at 3 robust standard deviations, times the block's scale
+    behaviour = [names.index(c) for c in t.blocks_["behaviour"]]
+    assert np.abs(X[:, behaviour]).max() <= 3 * t.block_scale_["behaviour"] + 1e-12
     # heavy-tailed columns are skew corrected, bounded ones are not
     assert "net_revenue" in t.skew_columns_ and "order_count" in t.skew_columns_
     assert "return_rate" not in t.skew_columns_ and "spend_trend" not in t.skew_columns_
@@ -684,38 +667,6 @@ def test_silhouette_scores_match_sklearn():
     ref = [silhouette_score(X, lab) for lab in label_sets]
     assert_allclose(ours, ref, atol=1e-10)
     assert np.isnan(silhouette_scores(X, [np.zeros(300, int)])[0])
-
-
-def test_choose_k_rule():
-    m = pd.DataFrame(
-        {
-            "k": [2, 3, 4, 5],
-            "silhouette": [0.40, 0.395, 0.30, np.nan],
-            "davies_bouldin": [1.0, 0.8, 0.5, 0.1],
-        }
-    )
-    assert choose_k(m) == 3  # within 0.01 of the best, lower Davies-Bouldin
-    assert choose_k(m, silhouette_tol=0.0) == 2
-    assert choose_k(m, silhouette_tol=0.2) == 4  # NaN silhouette never wins
-    tie = m.assign(davies_bouldin=1.0)
-    assert choose_k(tie) == 2  # ties go to the smaller k
-    assert choose_k(m.assign(silhouette=np.nan)) == 2
-
-
-def test_autokmeans_small_and_degenerate_inputs():
-    with pytest.raises(ValueError, match="n_samples=2"):
-        AutoKMeans().fit(np.zeros((2, 3)))
-    # k candidates >= n_samples are skipped
-    X, _ = make_blobs(n_samples=6, centers=2, random_state=0)
-    model = AutoKMeans().fit(X)
-    assert model.metrics_["k"].max() == 5
-    # duplicated points: fewer distinct points than k -> empty clusters dropped
-    X = np.repeat(np.array([[0.0, 0.0], [10.0, 10.0]]), 20, axis=0)
-    model = AutoKMeans(k_range=(2, 3, 4)).fit(X)
-    assert model.n_clusters_ == 2
-    assert model.metrics_.loc[model.metrics_["k"] > 2, "silhouette"].isna().all()
-    with pytest.raises(ValueError, match="k_range"):
-        AutoKMeans(k_range=[1, 2]).fit(X)
 
 
 def test_names_never_mention_an_unknown_slot():

@@ -12,10 +12,11 @@ out, no orchestration imports. Typical use::
     scorer.assign(later_features)     # customer_id, label, distance; no refit
     scorer.staleness(later_features)  # share beyond the reference distance, max PSI, stale
 
-Building blocks: :class:`CustomerFeatureTransformer` (skew correction,
-standardisation, block weighting), :class:`ModelSelector` (K-Means, Gaussian
-mixture, Ward and HDBSCAN candidates with a deterministic choice),
-:class:`AutoKMeans` (K-Means only), :func:`profile_segments` (segment sizes,
+Building blocks: :class:`TasteModel` (product taste from the customer x
+product matrix), :class:`CustomerFeatureTransformer` (skew correction,
+robust standardisation with clipping, block weighting, outlier scores),
+:class:`ModelSelector` (K-Means, Gaussian mixture, Ward and HDBSCAN
+candidates with one deterministic choice rule), :func:`profile_segments` (segment sizes,
 means, lifts, effect sizes and readable names) and :class:`SegmentScorer`
 (assigns new customers with a saved model and tells when it is stale).
 """
@@ -27,7 +28,6 @@ from .features import (
     assign_block,
     signed_log1p,
 )
-from .kmeans_selection import AutoKMeans, choose_k, silhouette_scores
 from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector, choose_candidate
 from .pipeline import SegmentationResult, segment_customers
 from .profiles import (
@@ -37,7 +37,10 @@ from .profiles import (
     segment_effect_sizes,
     slot_label,
 )
+from .scores import silhouette_scores
 from .scoring import SegmentScorer, Staleness
+from .taste import TasteModel, taste_columns
+from .validity import eta_squared, segment_validity
 
 __all__ = [
     "ALGORITHMS",
@@ -46,19 +49,21 @@ __all__ = [
     "KEY_FEATURES",
     "NOISE_LABEL",
     "OUTLIER_NAME",
-    "AutoKMeans",
     "CustomerFeatureTransformer",
     "ModelSelector",
     "SegmentScorer",
     "SegmentationResult",
     "Staleness",
+    "TasteModel",
     "assign_block",
     "choose_candidate",
-    "choose_k",
+    "eta_squared",
     "profile_segments",
     "segment_customers",
     "segment_effect_sizes",
+    "segment_validity",
     "signed_log1p",
     "silhouette_scores",
     "slot_label",
+    "taste_columns",
 ]

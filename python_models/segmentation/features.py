@@ -7,7 +7,11 @@ clustering (K-Means):
 1. choose the model columns and assign each to a *block*;
 2. correct the skew of heavy-tailed columns (signed ``log1p`` or
    Yeo-Johnson);
-3. standardise every column (constant columns become exactly 0);
+3. robust-standardise every numeric column (median, and standard deviation
+   of the column winsorised at 1% and 99%) and clip it at ``clip`` of those
+   units, so that one
+   wholesale buyer cannot stretch a column (constant columns become
+   exactly 0);
 4. rescale every block so that its total variance equals its weight.
 
 Step 4 is what stops a block with many columns (for example nine one-hot
@@ -30,6 +34,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .taste import TASTE_PREFIX
+
 __all__ = [
     "BLOCKS",
     "DEFAULT_BLOCK_WEIGHTS",
@@ -39,7 +45,7 @@ __all__ = [
 ]
 
 #: Block names, in output order.
-BLOCKS = ("behaviour", "category_mix", "channel_mix", "demographics")
+BLOCKS = ("behaviour", "taste", "category_mix", "channel_mix", "demographics")
 
 #: Default block weights (total variance given to each block). Behaviour (RFM, basket, cadence, returns, trend)
 #: defines segments; the category and channel mixes refine them; demographics mostly describe them and are noise
@@ -47,6 +53,7 @@ BLOCKS = ("behaviour", "category_mix", "channel_mix", "demographics")
 #: ARI 0.94, where 1/1/1/0.5 chose k=3 (ARI 0.37).
 DEFAULT_BLOCK_WEIGHTS = {
     "behaviour": 1.0,
+    "taste": 0.5,
     "category_mix": 0.5,
     "channel_mix": 0.5,
     "demographics": 0.25,
@@ -54,6 +61,10 @@ DEFAULT_BLOCK_WEIGHTS = {
 
 CATEGORY_PREFIX = "category_share_"
 CHANNEL_PREFIX = "channel_share_"
+
+#: Robust standard deviations at which standardised numeric columns are clipped.
+DEFAULT_CLIP = 3.0
+
 DEMOGRAPHIC_NUMERIC_COLUMNS = ("days_since_signup",)
 
 
@@ -88,6 +99,9 @@ def assign_block(column, *, is_numeric=True):
 
     Rules, applied in order:
 
+    * names starting with ``taste_`` -> ``"taste"`` (components learned
+      from the customer x product matrix, see
+      :class:`~python_models.segmentation.TasteModel`);
     * names starting with ``category_share_`` -> ``"category_mix"``;
     * names starting with ``channel_share_`` -> ``"channel_mix"``;
     * non-numeric columns (``age_band``, ``region``, ...) and
@@ -118,6 +132,8 @@ def assign_block(column, *, is_numeric=True):
     'behaviour'
     """
     name = str(column)
+    if name.startswith(TASTE_PREFIX):
+        return "taste"
     if name.startswith(CATEGORY_PREFIX):
         return "category_mix"
     if name.startswith(CHANNEL_PREFIX):
@@ -158,6 +174,17 @@ def _is_numeric_series(s):
     return False
 
 
+def _robust_spread(num):
+    """Standard deviation of every column after winsorising it at its 1st and 99th percentiles.
+
+    The top and bottom 1% (wholesale buyers, one-off giants) cannot inflate it, unlike the plain standard
+    deviation; unlike the interquartile range it does not vanish, or blow the rest up to dozens of units, on a
+    column that is 0 for most customers (a return rate, where being a returner at all is the signal).
+    """
+    lo, hi = np.percentile(num, [1, 99], axis=0)
+    return np.clip(num, lo, hi).std(axis=0)
+
+
 class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
     """Skew-correct, standardise and block-weight customer features.
 
@@ -189,27 +216,35 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
     Shares, rates and trends (already bounded, comparable scales) are left
     as they are.
 
-    **Standardisation.** Numeric columns are centred and divided by their
-    standard deviation; constant columns (e.g. an all-zero category slot)
-    become exactly 0. One-hot indicators are centred but *not* divided by
+    **Robust standardisation.** Numeric columns are centred on their median
+    and divided by a robust standard deviation, that of the column
+    winsorised at its 1st and 99th percentiles (the interquartile range
+    would vanish on a return rate that is 0 for most customers), then
+    clipped at ``clip`` of those units. A customer far out on a column (Online
+    Retail's wholesale buyer of 12,540 items in one order) then sits at the
+    edge of the bulk instead of stretching the column, so they cannot make
+    a segment of their own. :meth:`outlier_scores` keeps the unclipped
+    values' verdict: how many robust units a customer lies beyond the bulk.
+    Constant columns (e.g. an all-zero category slot) become exactly 0.
+    One-hot indicators are centred but *not* divided by
     their standard deviation: a categorical variable's indicators then have
     total variance ``1 - sum(p_j ** 2)`` (at most 1, like one standardised
     column) and rare levels are not blown up into far-away outliers.
 
     **Block weighting.** Each block is multiplied by
-    ``sqrt(weight / total_variance_of_block)`` (for standardised numeric
-    columns the total variance is the number of non-constant columns), so
-    that every block's total variance equals its weight. The defaults give
-    behaviour, category mix and channel mix equal say and demographics half
-    as much: segments are meant to be behavioural, with demographics as a
-    tie-breaker rather than a driver. A weight of 0 switches a block off
-    (its columns are output as zeros).
+    ``sqrt(weight / total_variance_of_block)`` (the variance after
+    clipping), so that every block's total variance equals its weight. The
+    defaults give behaviour the most say, taste, category mix and channel
+    mix half as much each and demographics a quarter: segments are meant to
+    be behavioural, with demographics as a tie-breaker rather than a
+    driver. A weight of 0 switches a block off (its columns are output as
+    zeros).
 
     Parameters
     ----------
     block_weights : dict of str to float, default=None
         Total variance given to each block. Missing blocks keep the default
-        (behaviour 1, category_mix 1, channel_mix 1, demographics 0.5).
+        (:data:`DEFAULT_BLOCK_WEIGHTS`).
     skew_transform : {"log", "yeo-johnson"} or None, default="log"
         ``"log"``: signed ``log1p`` (robust, parameter free, handles negative
         revenue). ``"yeo-johnson"``: :class:`~sklearn.preprocessing.PowerTransformer`
@@ -226,6 +261,16 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         rows are pooled into one ``<column>_infrequent`` indicator, which
         also receives levels first seen at transform time (if no level is
         rare, unseen levels get all-zero indicators).
+    clip : float or None, default=3.0
+        Robust standard deviations at which standardised numeric columns are
+        clipped (``None``: no clipping).
+    min_informative_share : float, default=0.01
+        A numeric column on which fewer than this share of the training rows
+        differ from the median is treated as constant (output 0): it cannot
+        describe a segment, and scaling its block to the block's weight
+        would put that weight on a handful of customers (Online Retail's
+        category share, which is 1 for every customer but one who only
+        bought free items).
 
     Attributes
     ----------
@@ -249,17 +294,18 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
     block_scale_ : dict of str to float
         Multiplier applied to each block after standardisation.
     mean_ : ndarray of shape (n_features_out,)
-        Per-output-column centre (after skew correction / one-hot).
+        Per-output-column centre (after skew correction / one-hot): the
+        median of a numeric column, the share of a one-hot indicator.
     scale_ : ndarray of shape (n_features_out,)
-        Per-output-column divisor (standard deviation, 1 for one-hot and
-        constant columns).
+        Per-output-column divisor (robust standard deviation, 1 for one-hot
+        and constant columns).
     weight_ : ndarray of shape (n_features_out,)
-        Final multiplier of each centred column, ``block_scale / scale_``
-        (0 for constant columns).
+        Final multiplier of each centred, divided and clipped column,
+        ``block_scale`` (0 for constant columns).
 
     See Also
     --------
-    AutoKMeans : clusters the output of this transformer.
+    ModelSelector : clusters the output of this transformer.
 
     Examples
     --------
@@ -289,12 +335,16 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         skew_columns="auto",
         id_columns=("customer_id",),
         min_category_frequency=0.01,
+        clip=DEFAULT_CLIP,
+        min_informative_share=0.01,
     ):
         self.block_weights = block_weights
         self.skew_transform = skew_transform
         self.skew_columns = skew_columns
         self.id_columns = id_columns
         self.min_category_frequency = min_category_frequency
+        self.clip = clip
+        self.min_informative_share = min_informative_share
 
     # ------------------------------------------------------------------ params
     def _resolved_block_weights(self):
@@ -340,6 +390,13 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"min_category_frequency must be in [0, 1), got {f!r}."
             )
+        if self.clip is not None and (
+            not isinstance(self.clip, numbers.Real) or not self.clip > 0
+        ):
+            raise ValueError(f"clip must be a number > 0 or None, got {self.clip!r}.")
+        m = self.min_informative_share
+        if not isinstance(m, numbers.Real) or not 0 <= m < 1:
+            raise ValueError(f"min_informative_share must be in [0, 1), got {m!r}.")
         return self._resolved_block_weights()
 
     # ------------------------------------------------------------ input split
@@ -467,12 +524,20 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         self.skew_columns_ = [self.numeric_columns_[i] for i in self._skew_idx]
         num = self._skew(np.array(num, dtype=np.float64), self._skew_idx, fit=True)
 
-        # --- numeric centring / scaling
-        mean = num.mean(axis=0)
-        std = num.std(axis=0)
-        constant = (np.ptp(num, axis=0) == 0) | ~(std > 0)
-        scale = np.where(constant, 1.0, std)
-        col_var = np.where(constant, 0.0, 1.0)
+        # --- robust centring / scaling, then clipping
+        mean = np.median(num, axis=0)
+        spread = _robust_spread(num)
+        # a column on which fewer than min_informative_share of the rows differ from the median cannot
+        # describe a segment; rescaling it to its block's weight would make those few rows a segment
+        differ = (num != mean).mean(axis=0)
+        constant = (differ < self.min_informative_share) | ~(spread > 0)
+        scale = np.where(constant, 1.0, spread)
+        bound = np.inf if self.clip is None else float(self.clip)
+        z = np.clip((num - mean) / scale, -bound, bound)
+        col_var = np.where(constant, 0.0, z.var(axis=0))
+        constant |= ~(col_var > 0)
+        del z
+        clip_at = np.full(len(num_names), bound)
         names = list(num_names)
         blocks = list(num_blocks)
 
@@ -494,6 +559,7 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             p = onehot.mean(axis=0)
             mean = np.concatenate([mean, p])
             scale = np.concatenate([scale, np.ones_like(p)])
+            clip_at = np.concatenate([clip_at, np.full(p.size, np.inf)])
             col_var = np.concatenate([col_var, p * (1 - p)])
             constant = np.concatenate([constant, p * (1 - p) == 0])
             names += oh_names
@@ -514,7 +580,7 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             total = col_var[idx].sum()
             factor = float(np.sqrt(weights[b] / total)) if total > 0 else 0.0
             self.block_scale_[b] = factor
-            weight[idx] = np.where(constant[idx], 0.0, factor / scale[idx])
+            weight[idx] = np.where(constant[idx], 0.0, factor)
             self.blocks_[b] = [f"{b}__{names[i]}" for i in idx]
 
         o = self._order
@@ -524,6 +590,7 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         self.mean_ = mean[o]
         self.scale_ = scale[o]
         self.weight_ = weight[o]
+        self.clip_ = clip_at[o]
         self._block_of_out = blocks[o]
         self._names_out = np.asarray([names[i] for i in o], dtype=object)
         return self
@@ -567,8 +634,43 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             out[:, pos[self._n_numeric :]] = self._one_hot(cat)
         self._skew(out, pos[self._skew_idx], fit=False)
         out -= self.mean_
+        out /= self.scale_
+        np.clip(out, -self.clip_, self.clip_, out=out)
         out *= self.weight_
         return out
+
+    def outlier_scores(self, X):
+        """How far each row lies beyond the bulk of the training rows.
+
+        The largest absolute robust z-score of the row over the numeric
+        columns of the ``behaviour`` and ``taste`` blocks, before clipping
+        (skew-corrected, centred on the median, divided by the robust
+        standard deviation). Typical customers score below 3; a wholesale
+        buyer scores 10 or more.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Same columns as at fit time.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            0 when the blocks have no non-constant column.
+        """
+        check_is_fitted(self, "weight_")
+        bound, self.clip_ = self.clip_, np.full_like(self.clip_, np.inf)
+        weight, self.weight_ = self.weight_, (self.weight_ != 0).astype(np.float64)
+        try:
+            Z = self.transform(X)
+        finally:
+            self.clip_, self.weight_ = bound, weight
+        cols = np.flatnonzero(
+            (self._block_of_out == "behaviour") & (weight != 0)
+        )
+        if not cols.size:
+            return np.zeros(Z.shape[0])
+        return np.abs(Z[:, cols]).max(axis=1)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names, ``"<block>__<column>"``.

@@ -47,7 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .kmeans_selection import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS, silhouette_scores
+from .scores import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS, silhouette_scores
 
 __all__ = [
     "ALGORITHMS",
@@ -343,8 +343,9 @@ def choose_candidate(
     *,
     stability_threshold=0.8,
     silhouette_tol=0.01,
-    max_noise_share=0.2,
-    min_segment_share=0.01,
+    max_noise_share=0.02,
+    min_segment_share=0.02,
+    preferred=None,
 ):
     """Apply the model-selection rule to a metrics table.
 
@@ -356,14 +357,17 @@ def choose_candidate(
        ``max_noise_share`` and the smallest segment holds at least
        ``min_segment_share`` of the rows (a segment of a handful of
        customers is an outlier group, not a segment to act on). If no
-       candidate is eligible, the first one in the order of step 6 is
-       returned;
+       candidate is eligible, a ``ValueError`` says why: a degenerate
+       model is never returned;
     2. **stable**: keep eligible candidates whose bootstrap stability (mean
        adjusted Rand index between refits) is at least
        ``stability_threshold``; if none is, keep all eligible candidates
        (stability is then only reported);
     3. **separated**: keep those whose silhouette is within
-       ``silhouette_tol`` of the best remaining silhouette;
+       ``silhouette_tol`` of the best remaining silhouette; if the
+       ``preferred`` candidate (last snapshot's algorithm and ``k``) is
+       among them, it is chosen, so that the model does not flip from
+       month to month on differences within the sampling noise;
     4. **complete**: keep the smallest noise share, i.e. a segmentation
        that labels every customer beats one that leaves some as noise
        unless the latter's silhouette is better by more than
@@ -384,16 +388,24 @@ def choose_candidate(
     silhouette_tol : float, default=0.01
         Tolerance of step 3 (silhouette differences that small are within
         the sampling noise of a 10 000-row sample).
-    max_noise_share : float, default=0.2
+    max_noise_share : float, default=0.02
         Largest noise share of an eligible candidate (step 1).
-    min_segment_share : float, default=0.01
+    min_segment_share : float, default=0.02
         Smallest share of the rows in any segment of an eligible candidate
         (step 1; needs the optional ``smallest_share`` column).
+    preferred : tuple of (str, int) or None, default=None
+        ``(algorithm, k)`` to keep when it is still within tolerance
+        (step 3).
 
     Returns
     -------
     label
         Index label of the chosen row of ``metrics``.
+
+    Raises
+    ------
+    ValueError
+        When no candidate is eligible; the message names the reason.
 
     Examples
     --------
@@ -409,6 +421,8 @@ def choose_candidate(
     >>> # leaves customers as noise; k=4 has the lower Davies-Bouldin; kmeans < gmm
     >>> choose_candidate(m)
     1
+    >>> choose_candidate(m, preferred=("kmeans", 3))  # last month's model, still within tolerance
+    0
     """
     m = metrics
     n = len(m)
@@ -441,18 +455,40 @@ def choose_candidate(
 
     keep = ~np.isnan(sil) & (noise <= max_noise_share) & (smallest >= min_segment_share)
     if not keep.any():
-        order = np.lexsort((position, mcs, k, alg_rank))
-        return m.index[order[0]]
+        raise ValueError(_no_candidate_reason(sil, noise, smallest, max_noise_share, min_segment_share))
     stable = keep & (stab >= stability_threshold)  # NaN stability is not stable
     if stable.any():
         keep = stable
     best = sil[keep].max()
     keep &= sil >= best - silhouette_tol
+    if preferred is not None:
+        alg, pk = preferred
+        match = np.flatnonzero(keep & (m["algorithm"].to_numpy() == alg) & (k == pk))
+        if match.size:
+            return m.index[match[0]]
     idx = np.flatnonzero(keep)
     order = np.lexsort(
         (position[idx], mcs[idx], k[idx], alg_rank[idx], db[idx], noise[idx])
     )
     return m.index[idx[order[0]]]
+
+
+def _no_candidate_reason(sil, noise, smallest, max_noise_share, min_segment_share):
+    """Why no candidate is eligible, in words."""
+    if np.isnan(sil).all():
+        return ("No candidate segmentation has two or more segments: the customers' features hardly differ "
+                "(too few customers, or every customer alike).")
+    defined = ~np.isnan(sil)
+    reasons = []
+    if (noise[defined] > max_noise_share).all():
+        reasons.append(f"every candidate leaves more than {max_noise_share:.0%} of customers as outliers")
+    small = np.nanmax(np.where(defined, smallest, np.nan))
+    if small < min_segment_share:
+        reasons.append(f"every candidate has a segment of under {min_segment_share:.0%} of customers "
+                       f"(the best has {small:.1%})")
+    return ("No candidate segmentation is usable: " + "; ".join(reasons or ["no candidate passes the rule"])
+            + ". Too few or too uniform customers for segments that each hold "
+            f"{min_segment_share:.0%} of them.")
 
 
 # --------------------------------------------------------------------------
@@ -473,7 +509,7 @@ class ModelSelector(
     * ``"kmeans"``: :class:`~sklearn.cluster.KMeans` (k-means++, ``n_init``
       restarts) on all rows up to ``kmeans_max_fit_rows`` (200 000), else on
       a seeded sample of that many rows; every row goes to its nearest
-      centre. This is :class:`AutoKMeans`'s default ``"subsample"`` path.
+      centre.
     * ``"gmm"``: :class:`~sklearn.mixture.GaussianMixture` with
       ``gmm_covariance_type`` covariances (default ``"diag"``) and
       ``reg_covar=gmm_reg_covar`` on at most ``gmm_max_fit_rows`` (50 000)
@@ -554,8 +590,8 @@ class ModelSelector(
     in ``n_clusters_`` and has no row in ``cluster_centers_``.
 
     **Threads.** Fits on up to 50 000 rows (``SINGLE_THREAD_MAX_ROWS``, all
-    of them for inputs that small) run with one OpenMP/BLAS thread, as in
-    :class:`AutoKMeans`; the K-Means fits on larger samples and the passes
+    of them for inputs that small) run with one OpenMP/BLAS thread (threads
+    do not pay off on short fits on a busy two-core machine); the K-Means fits on larger samples and the passes
     over all rows use the default thread pools.
 
     Parameters
@@ -584,12 +620,15 @@ class ModelSelector(
         Minimum stability of the choice rule.
     silhouette_tol : float, default=0.01
         Silhouette tolerance of the choice rule.
-    max_noise_share : float, default=0.2
+    max_noise_share : float, default=0.02
         Largest share of noise (HDBSCAN) in the evaluation sample for a
         candidate to be eligible.
-    min_segment_share : float, default=0.01
+    min_segment_share : float, default=0.02
         Smallest share of the evaluation sample in any segment for a
         candidate to be eligible.
+    preferred : tuple of (str, int) or None, default=None
+        ``(algorithm, k)`` of the previous snapshot's model, kept while it
+        is within tolerance (see :func:`choose_candidate`).
     n_init : int, default=3
         k-means++ restarts of every K-Means fit (the mixture starts once,
         from the best K-Means solution).
@@ -644,7 +683,7 @@ class ModelSelector(
 
     See Also
     --------
-    AutoKMeans : K-Means only, with the silhouette/Davies-Bouldin rule.
+    CustomerFeatureTransformer : the representation this selector clusters.
     choose_candidate : the choice rule.
 
     Examples
@@ -676,8 +715,9 @@ class ModelSelector(
         stability_sample_size=20_000,
         stability_threshold=0.8,
         silhouette_tol=0.01,
-        max_noise_share=0.2,
-        min_segment_share=0.01,
+        max_noise_share=0.02,
+        min_segment_share=0.02,
+        preferred=None,
         n_init=3,
         kmeans_max_fit_rows=200_000,
         gmm_max_fit_rows=50_000,
@@ -698,6 +738,7 @@ class ModelSelector(
         self.silhouette_tol = silhouette_tol
         self.max_noise_share = max_noise_share
         self.min_segment_share = min_segment_share
+        self.preferred = preferred
         self.n_init = n_init
         self.kmeans_max_fit_rows = kmeans_max_fit_rows
         self.gmm_max_fit_rows = gmm_max_fit_rows
@@ -1009,6 +1050,7 @@ class ModelSelector(
             silhouette_tol=self.silhouette_tol,
             max_noise_share=self.max_noise_share,
             min_segment_share=self.min_segment_share,
+            preferred=self.preferred,
         )
         metrics["chosen"] = metrics.index == chosen
         self.metrics_ = metrics[METRIC_COLUMNS].reset_index(drop=True)

@@ -8,10 +8,18 @@ import numpy as np
 import pandas as pd
 
 from .features import CustomerFeatureTransformer
+from .taste import TasteModel, taste_columns
 from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector
 from .profiles import OUTLIER_NAME, profile_segments
 
-__all__ = ["NOISE_LABEL", "OUTLIER_NAME", "SegmentationResult", "segment_customers"]
+__all__ = [
+    "NOISE_LABEL",
+    "OUTLIER_NAME",
+    "SegmentationResult",
+    "extreme_customers",
+    "segment_customers",
+    "with_taste",
+]
 
 
 @dataclass
@@ -38,6 +46,16 @@ class SegmentationResult:
         Fitted preprocessing.
     model : ModelSelector
         Fitted model choice; its ``predict`` assigns new rows.
+    outliers : ndarray of bool, shape (n_customers,)
+        Extreme customers (see :func:`segment_customers`): left out of the
+        model fit and the model choice, then assigned to their nearest
+        segment like everyone else.
+    outlier_threshold : float
+        Outlier score beyond which a customer is extreme (see
+        :meth:`CustomerFeatureTransformer.outlier_scores`).
+    taste : TasteModel or None
+        Product taste learned from the purchases (``None`` when none were
+        given); its ``taste_NN`` columns are the ``taste`` block.
 
     See Also
     --------
@@ -52,6 +70,9 @@ class SegmentationResult:
     profiles: pd.DataFrame
     transformer: CustomerFeatureTransformer
     model: ModelSelector
+    outliers: np.ndarray | None = None
+    outlier_threshold: float = np.inf
+    taste: TasteModel | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -102,7 +123,8 @@ class SegmentationResult:
         -------
         DataFrame
             Columns ``id_column`` (row position when no ids were given),
-            ``segment_id``, ``segment_name``, ``distance_to_centre``.
+            ``segment_id``, ``segment_name``, ``distance_to_centre``,
+            ``is_outlier``.
         """
         ids = (
             self.customer_ids
@@ -116,8 +138,19 @@ class SegmentationResult:
                 "segment_id": self.labels,
                 "segment_name": pd.Series(self.labels).map(names).to_numpy(),
                 "distance_to_centre": self.distances,
+                "is_outlier": self.outlier_mask(),
             }
         )
+
+    def model_frame(self, features: pd.DataFrame, purchases: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``features`` with the taste columns the model was fitted on (see :func:`with_taste`)."""
+        return with_taste(features, self.taste, purchases)
+
+    def outlier_mask(self) -> np.ndarray:
+        """:attr:`outliers`, all False when none were flagged."""
+        if self.outliers is None:
+            return np.zeros(len(self.labels), dtype=bool)
+        return np.asarray(self.outliers, dtype=bool)
 
 
 def segment_customers(
@@ -135,15 +168,35 @@ def segment_customers(
     model_params=None,
     slot_labels=None,
     id_column="customer_id",
+    outlier_threshold=6.0,
+    max_outlier_share=0.02,
+    preferred=None,
+    purchases=None,
+    taste_components=8,
 ):
     """Transform, choose a clustering model (algorithm and k) and profile customers in one call.
 
     The features go through :class:`CustomerFeatureTransformer` (skew
-    correction, standardisation, block weights); :class:`ModelSelector`
-    fits every candidate algorithm and k, scores them (silhouette,
+    correction, robust standardisation with clipping, block weights);
+    extreme customers are set aside; :class:`ModelSelector` fits every
+    candidate algorithm and k on the others, scores them (silhouette,
     Davies-Bouldin, Calinski-Harabasz, bootstrap stability) and keeps one by
-    its documented rule (:func:`choose_candidate`); :func:`profile_segments`
-    describes and names the segments.
+    its documented rule (:func:`choose_candidate`); every customer, extreme
+    ones included, goes to the nearest segment of the chosen model;
+    :func:`profile_segments` describes and names the segments.
+
+    **Taste**: with ``purchases`` (the customer x product matrix in long
+    form), a :class:`TasteModel` learns ``taste_components`` coordinates
+    per customer (TF-IDF + truncated SVD), added as the ``taste`` block.
+
+    **Extreme customers** (wholesale buyers, one-off giants): those whose
+    outlier score (:meth:`CustomerFeatureTransformer.outlier_scores`: the
+    largest robust z-score over the behaviour and taste columns, before
+    clipping) exceeds ``outlier_threshold``, at most the ``max_outlier_share``
+    most extreme customers. They never define a segment and never block the
+    model choice: they are left out of every fit and score, then assigned to
+    their nearest segment and flagged (``outliers``, published as
+    ``is_outlier``).
 
     Parameters
     ----------
@@ -178,6 +231,20 @@ def segment_customers(
         Readable names of category/channel slots, used in the profiles.
     id_column : str, default="customer_id"
         Identifier column (excluded from the model, kept in the result).
+    outlier_threshold : float, default=6.0
+        Outlier score beyond which a customer is extreme (twice the clip of
+        the robust standardisation).
+    max_outlier_share : float, default=0.02
+        At most this share of the customers is set aside as extreme.
+    preferred : tuple of (str, int) or None, default=None
+        Last snapshot's ``(algorithm, k)``, kept while within tolerance
+        (see :func:`choose_candidate`).
+    purchases : DataFrame or None, default=None
+        One row per customer and item bought: ``row`` (position of the
+        customer in ``features``), ``item``, ``count`` (see
+        :class:`TasteModel`). ``None``: no taste block.
+    taste_components : int, default=8
+        Taste coordinates learned from ``purchases``.
 
     Returns
     -------
@@ -213,7 +280,15 @@ def segment_customers(
     >>> res.metrics.groupby("algorithm", sort=False).size().to_dict()
     {'kmeans': 3, 'gmm': 3, 'ward': 3, 'hdbscan': 3}
     >>> res.assignments().columns.tolist()
-    ['customer_id', 'segment_id', 'segment_name', 'distance_to_centre']
+    ['customer_id', 'segment_id', 'segment_name', 'distance_to_centre', 'is_outlier']
+
+    A wholesale buyer is set aside from the fit, then joins the nearest segment, flagged:
+
+    >>> big = pd.DataFrame({"customer_id": ["w"], "order_count": [90_000],
+    ...                     "days_since_last_order": [3.0]})
+    >>> res = segment_customers(pd.concat([df, big], ignore_index=True), k_range=range(2, 5))
+    >>> res.n_clusters, int(res.outlier_mask().sum()), res.assignments().iloc[-1]["segment_name"]
+    (2, 1, 'Active frequent buyers')
 
     Three odd customers, and HDBSCAN as the only candidate: they are left
     unassigned (label -1) and get a profile row of their own.
@@ -232,12 +307,20 @@ def segment_customers(
     """
     if not isinstance(features, pd.DataFrame):
         raise TypeError("features must be a pandas DataFrame.")
+    taste = None
+    if purchases is not None:
+        taste = TasteModel(n_components=taste_components, random_state=random_state)
+        taste.fit(purchases, len(features))
+        features = with_taste(features, taste, purchases)
     transformer = CustomerFeatureTransformer(
         block_weights=block_weights,
         skew_transform=skew_transform,
         id_columns=(id_column,),
     )
     X = transformer.fit_transform(features)
+    outliers = extreme_customers(
+        transformer.outlier_scores(features), outlier_threshold, max_outlier_share
+    )
     model = ModelSelector(
         **{
             **(model_params or {}),
@@ -248,9 +331,10 @@ def segment_customers(
             "sample_size": sample_size,
             "n_bootstrap": n_bootstrap,
             "silhouette_tol": silhouette_tol,
+            "preferred": preferred,
         }
-    ).fit(X)
-    labels = model.labels_
+    ).fit(X[~outliers])
+    labels = model.predict(X) if outliers.any() else model.labels_
     distances = _distances_to_own_centre(X, model.cluster_centers_, labels)
     profiles = profile_segments(
         features, labels, slot_labels=slot_labels, id_columns=(id_column,),
@@ -265,7 +349,55 @@ def segment_customers(
         profiles=profiles,
         transformer=transformer,
         model=model,
+        outliers=outliers,
+        outlier_threshold=float(outlier_threshold),
+        taste=taste,
     )
+
+
+def with_taste(features, taste, purchases):
+    """``features`` with the ``taste_NN`` columns of ``taste`` computed from ``purchases`` appended.
+
+    Unchanged when there is no taste model (or it learned no component).
+
+    Parameters
+    ----------
+    features : DataFrame
+        One row per customer.
+    taste : TasteModel or None
+        Fitted taste model.
+    purchases : DataFrame or None
+        ``row`` (position in ``features``), ``item``, ``count``.
+
+    Returns
+    -------
+    DataFrame
+    """
+    if taste is None or taste.n_components_ == 0:
+        return features
+    if purchases is None:
+        raise ValueError("This segmentation uses product taste: pass the customers' purchases as well.")
+    coords = taste.transform(purchases, len(features))
+    frame = pd.DataFrame(coords, columns=taste_columns(coords.shape[1]), index=features.index)
+    return pd.concat([features.drop(columns=frame.columns, errors="ignore"), frame], axis=1)
+
+
+def extreme_customers(scores, threshold, max_share):
+    """Rows whose outlier score exceeds ``threshold``, at most the ``max_share`` highest (ties: earlier row).
+
+    Examples
+    --------
+    >>> extreme_customers(np.array([1.0, 9.0, 7.0, 2.0]), 6.0, 0.25).tolist()
+    [False, True, False, False]
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    cap = int(np.floor(max_share * scores.size))
+    out = np.zeros(scores.size, dtype=bool)
+    over = np.flatnonzero(scores > threshold)
+    if cap and over.size:
+        order = over[np.argsort(-scores[over], kind="stable")]
+        out[order[:cap]] = True
+    return out
 
 
 def _distances_to_own_centre(X, centers, labels, chunk_rows=65_536):

@@ -445,7 +445,7 @@ def profile_segments(
     features : DataFrame
         Raw ``customer_features`` (one row per customer).
     labels : array-like of shape (n_customers,)
-        Segment of each row (any sortable ids, e.g. ``AutoKMeans.labels_``).
+        Segment of each row (any sortable ids, e.g. ``ModelSelector.labels_``).
     slot_labels : dict of str to str, default=None
         Readable names of the slot columns, e.g.
         ``{"category_share_01": "Electronics", "channel_share_02": "app"}``;

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..tracking import PSI_SIGNIFICANT, drift_from_bins, feature_bins, numeric_columns
 from .model_selection import NOISE_LABEL
-from .pipeline import SegmentationResult, _distances_to_own_centre
+from .pipeline import SegmentationResult, _distances_to_own_centre, with_taste
 
 __all__ = ["EXPECTED_SHARE_BEYOND", "SegmentScorer", "Staleness"]
 
@@ -142,7 +142,7 @@ class SegmentScorer:
     >>> scorer = SegmentScorer(result, train)  # or result.scorer(train)
     >>> scored = scorer.assign(shop(100, 1))
     >>> scored.columns.tolist()
-    ['customer_id', 'label', 'distance']
+    ['customer_id', 'label', 'distance', 'is_outlier']
     >>> bool((scorer.assign(train)["label"].to_numpy() == result.labels).all())
     True
     >>> scorer.staleness(shop(100, 1)).stale
@@ -160,6 +160,8 @@ class SegmentScorer:
                              "features the result was fitted on.")
         self.transformer = result.transformer
         self.model = result.model
+        self.outlier_threshold = result.outlier_threshold
+        self.taste = result.taste
         self.id_column = id_column
         self.psi_threshold = psi_threshold
         labels = np.asarray(result.labels)
@@ -179,7 +181,11 @@ class SegmentScorer:
             drift_features = numeric_columns(features, id_column)
         self.reference_bins = feature_bins(features, list(drift_features))
 
-    def assign(self, features: pd.DataFrame) -> pd.DataFrame:
+    def model_frame(self, features: pd.DataFrame, purchases: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``features`` with the taste columns of the saved taste model (see :func:`with_taste`)."""
+        return with_taste(features, self.taste, purchases)
+
+    def assign(self, features: pd.DataFrame, purchases: pd.DataFrame | None = None) -> pd.DataFrame:
         """Segment of each customer by the saved transform and model (vectorised, no refit).
 
         Parameters
@@ -187,6 +193,9 @@ class SegmentScorer:
         features : DataFrame
             ``customer_features`` rows (new, changed or all customers), with
             the training columns.
+        purchases : DataFrame, default=None
+            Their purchases (``row``, ``item``, ``count``), needed when the
+            segmentation uses product taste.
 
         Returns
         -------
@@ -194,19 +203,23 @@ class SegmentScorer:
             One row per input row, in order: the id column (when present),
             ``label`` (the fit's numbering: 0 = largest training segment,
             -1 = outlier) and ``distance`` to the segment centre (outliers:
-            to the nearest centre), as in :class:`SegmentationResult`.
+            to the nearest centre), as in :class:`SegmentationResult`, and
+            ``is_outlier`` (an extreme customer by the fit's threshold).
         """
+        features = self.model_frame(features, purchases)
         X = self.transformer.transform(features)
         labels = self.model.predict(X)
         out = pd.DataFrame({
             "label": labels,
             "distance": _distances_to_own_centre(X, self.model.cluster_centers_, labels),
+            "is_outlier": self.transformer.outlier_scores(features) > self.outlier_threshold,
         })
         if self.id_column in features.columns:
             out.insert(0, self.id_column, features[self.id_column].to_numpy())
         return out
 
-    def staleness(self, features: pd.DataFrame, assigned: pd.DataFrame | None = None) -> Staleness:
+    def staleness(self, features: pd.DataFrame, assigned: pd.DataFrame | None = None,
+                  purchases: pd.DataFrame | None = None) -> Staleness:
         """Whether the saved segmentation still describes these customers (the rule is in the class docs).
 
         Parameters
@@ -216,12 +229,14 @@ class SegmentScorer:
         assigned : DataFrame, default=None
             Their :meth:`assign` output (same rows, same order), if already
             computed.
+        purchases : DataFrame, default=None
+            Their purchases, as for :meth:`assign`.
 
         Returns
         -------
         Staleness
         """
-        assigned = self.assign(features) if assigned is None else assigned
+        assigned = self.assign(features, purchases) if assigned is None else assigned
         labels = assigned["label"].to_numpy()
         distances = assigned["distance"].to_numpy(dtype=np.float64)
         own = labels >= 0
