@@ -17,13 +17,15 @@ from .project import dbt_project
 from .propensity import propensity
 from .segments import segmentation
 from .snapshots import monthly_snapshot, monthly_snapshot_schedule, new_data_files, refresh_warehouse
+from .validity import segment_validity
 from .warehouse import Warehouse
 
 # The dbt installed beside this Python, so the venv works without being activated.
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 defs = Definitions(
-    assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity],
+    assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
+            segment_validity],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],
