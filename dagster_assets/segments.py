@@ -19,7 +19,7 @@ class SegmentationConfig(Config):
     refit: bool = True
     # candidate algorithms and numbers of segments (see python_models.segmentation.model_selection)
     algorithms: list[str] = ["kmeans", "gmm", "ward", "hdbscan"]
-    k_min: int = 2
+    k_min: int = 4  # segments to act on; see DEFAULT_K_RANGE in python_models.segmentation.scores
     k_max: int = 10
     n_bootstrap: int = 5
     silhouette_sample_size: int = 10_000

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,5 +30,17 @@ def demo_warehouse(demo_data, tmp_path_factory):
     # a folder that does not exist yet, as on a fresh clone
     database = tmp_path_factory.mktemp("warehouse") / "not_yet_created" / "segments.duckdb"
     result = materialize_all(data_dir, database)
+    assert result.success
+    return database
+
+
+ONLINE_RETAIL = Path(__file__).resolve().parent.parent / "data" / "online_retail"
+
+
+@pytest.fixture(scope="session")
+def online_retail_warehouse(tmp_path_factory):
+    """The whole graph materialized once on UCI Online Retail, as distributed (data/online_retail/columns.yml)."""
+    database = tmp_path_factory.mktemp("online_retail") / "segments.duckdb"
+    result = materialize_all(ONLINE_RETAIL, database)
     assert result.success
     return database

@@ -4,17 +4,13 @@ Hand-made cases with answers worked out by hand, then UCI Online Retail through 
 P(alive) (the old churn rule) put all 4,339 customers at "low" risk.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from python_models.clv.churn import RiskThresholds, calibrate_purchase_score, risk_thresholds
 from python_models.propensity import SCORES, churn_risk, compare_on_holdout
-from tests.pipeline import frame, materialize, query
-
-ONLINE_RETAIL = Path(__file__).resolve().parent.parent / "data" / "online_retail"
+from tests.pipeline import frame, query
 
 
 def test_calibration_and_cut_points_on_a_hand_made_holdout():
@@ -101,13 +97,9 @@ def test_a_scope_without_a_defined_auc_borrows_the_overall_winner():
 
 
 @pytest.fixture(scope="module")
-def online_retail(tmp_path_factory):
-    database = tmp_path_factory.mktemp("online_retail_churn") / "or.duckdb"
-    # customer_clv and everything upstream (the propensity asset among them); rejected_transactions for the dbt
-    # test that reconciles input lines
-    result = materialize(ONLINE_RETAIL, database, ["customer_clv", "rejected_transactions"])
-    assert result.success
-    return database
+def online_retail(online_retail_warehouse):
+    """The whole graph on UCI Online Retail (shared with the segment acceptance test, see conftest.py)."""
+    return online_retail_warehouse
 
 
 def test_online_retail_churn_risk_tells_customers_apart(online_retail):

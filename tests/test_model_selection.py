@@ -100,9 +100,9 @@ def test_recovers_planted_segments(planted, planted_fit):
 
     m = sel.metrics_
     assert list(m.columns) == METRIC_COLUMNS
-    # 9 k values for each of kmeans, gmm, ward + 3 HDBSCAN settings
-    assert len(m) == 3 * 9 + 3
-    assert m["algorithm"].tolist() == ["kmeans"] * 9 + ["gmm"] * 9 + ["ward"] * 9 + ["hdbscan"] * 3
+    # k = 4..10 (the default) for each of kmeans, gmm, ward + 3 HDBSCAN settings
+    assert len(m) == 3 * 7 + 3
+    assert m["algorithm"].tolist() == ["kmeans"] * 7 + ["gmm"] * 7 + ["ward"] * 7 + ["hdbscan"] * 3
     assert m["chosen"].sum() == 1
     chosen = m.loc[sel.chosen_index_]
     assert bool(chosen["chosen"])
@@ -196,7 +196,8 @@ def test_full_covariance_mixture(planted):
 # --------------------------------------------------------------------------
 def test_hdbscan_noise_segment():
     X, y = make_noisy()
-    sel = ModelSelector(algorithms=("hdbscan",), random_state=0).fit(X)
+    # the noise mechanics, with more noise allowed than the 2% the rule allows by default
+    sel = ModelSelector(algorithms=("hdbscan",), random_state=0, max_noise_share=0.5).fit(X)
     assert sel.algorithm_ == "hdbscan"
     assert sel.n_clusters_ == 3
     labels = sel.labels_
@@ -265,12 +266,20 @@ def test_choice_rule_steps():
         ("hdbscan", 4, 0.51, 0.30, 0.99, 0.05), # 4 best stable silhouette, but noise
         ("kmeans", 5, 0.49, 0.10, 0.99, 0.0),   # 5 best DB, but too far from 0.51
     ])
-    # 1 unstable; best stable silhouette 0.51 -> rows 0, 2, 3, 4 within 0.01;
-    # row 4 leaves customers as noise; lowest DB: 2 and 3; gmm < ward
-    assert choose_candidate(m) == 2
+    # with up to 10% noise allowed: 1 unstable; best stable silhouette 0.51 -> rows 0, 2, 3, 4 within
+    # 0.01; row 4 leaves customers as noise; lowest DB: 2 and 3; gmm < ward
+    assert choose_candidate(m, max_noise_share=0.1) == 2
     # the tolerance decides who is a near-tie
-    assert choose_candidate(m, silhouette_tol=0.0) == 4
+    assert choose_candidate(m, silhouette_tol=0.0, max_noise_share=0.1) == 4
     assert choose_candidate(m, silhouette_tol=0.05) == 5
+    # by default at most 2% may be noise: row 4 is not eligible, and rows 0, 2, 3 are the near-ties
+    assert choose_candidate(m, silhouette_tol=0.0) == 2
+    # last month's model is kept while it is a near-tie (row 0: 0.50 is within 0.01 of 0.505) ...
+    assert choose_candidate(m, preferred=("kmeans", 3)) == 0
+    # ... and dropped when it is not (row 5: 0.49), or unstable (row 1), or not a candidate
+    assert choose_candidate(m, preferred=("kmeans", 5)) == 2
+    assert choose_candidate(m, preferred=("kmeans", 4)) == 2
+    assert choose_candidate(m, preferred=("ward", 9)) == 2
     # without the stability filter the best silhouette wins
     assert choose_candidate(m, stability_threshold=0.0) == 1
     # too much noise: HDBSCAN not eligible, the best is then 0.505 (rows 2, 3)
@@ -300,13 +309,21 @@ def test_choice_rule_fallbacks():
         ("ward", 4, np.nan, 0.1, 1.0, 0.0),
     ])
     assert choose_candidate(m2) == 0
-    # nothing eligible: first candidate in algorithm, k order
+    # nothing eligible: never a degenerate model, an error that says why
     m3 = _table([
         ("ward", 2, np.nan, np.nan, np.nan, 0.0),
         ("kmeans", 3, np.nan, np.nan, np.nan, 0.0),
         ("kmeans", 2, np.nan, np.nan, np.nan, 0.0),
     ])
-    assert choose_candidate(m3) == 2
+    with pytest.raises(ValueError, match="two or more segments"):
+        choose_candidate(m3)
+    # Online Retail before outliers were set aside: every candidate had a one-customer segment
+    tiny = _table([("kmeans", 2, 0.97, 0.02, 0.6, 0.0), ("ward", 4, 0.32, 0.9, 0.9, 0.0)])
+    tiny["smallest_share"] = [1 / 4339, 1 / 4339]
+    with pytest.raises(ValueError, match=r"segment of under 2% of customers \(the best has 0.0%\)"):
+        choose_candidate(tiny)
+    with pytest.raises(ValueError, match="more than 2% of customers as outliers"):
+        choose_candidate(_table([("hdbscan", 3, 0.4, 0.9, 0.9, 0.3)]))
     # optional columns: noise_share and min_cluster_size
     m4 = pd.DataFrame({
         "algorithm": ["hdbscan", "hdbscan"], "k": [3, 3],
@@ -319,9 +336,17 @@ def test_choice_rule_fallbacks():
         choose_candidate(m4.iloc[:0])
 
 
-def test_choice_matches_metrics(planted_fit):
+def test_chosen_row_has_the_rules_properties(planted, planted_fit):
+    # checked against the planted truth and the published scores, not against choose_candidate itself
+    _, y = planted
     m = planted_fit.metrics_
-    assert choose_candidate(m.drop(columns="chosen")) == planted_fit.chosen_index_
+    chosen = m[m["chosen"]]
+    assert len(chosen) == 1
+    row = chosen.iloc[0]
+    assert int(row["k"]) == len(np.unique(y)) == planted_fit.n_clusters_
+    assert row["stability"] >= 0.8 and row["smallest_share"] >= 0.02 and row["noise_share"] <= 0.02
+    eligible = m[(m["stability"] >= 0.8) & (m["smallest_share"] >= 0.02) & (m["noise_share"] <= 0.02)]
+    assert row["silhouette"] >= eligible["silhouette"].max() - 0.01
 
 
 # --------------------------------------------------------------------------

@@ -600,7 +600,7 @@ class ModelSelector(
         Candidate algorithms (any non-empty subset of :data:`ALGORITHMS`).
     k_range : iterable of int, default=None
         Candidate numbers of clusters of K-Means, the mixture and Ward
-        (each >= 2). ``None`` means ``2, 3, ..., 10``. Candidates with
+        (each >= 2). ``None`` means ``4, 5, ..., 10`` (``DEFAULT_K_RANGE``). Candidates with
         ``k`` not smaller than the fitting or evaluation sample are skipped.
     hdbscan_min_cluster_sizes : sequence of int or float, default=(0.01, 0.02, 0.05)
         One HDBSCAN candidate per entry: a float in (0, 1) is a share of the

@@ -204,7 +204,7 @@ def segment_customers(
         The ``customer_features`` table, one row per customer.
     k_range : iterable of int, default=None
         Candidate numbers of segments of K-Means, the mixture and Ward
-        (``None``: 2..10; HDBSCAN finds its own).
+        (``None``: 4..10, see ``DEFAULT_K_RANGE``; HDBSCAN finds its own).
     random_state : int, default=0
         Seed of every random step; the same input and seed give the same
         segments, labels and names.
