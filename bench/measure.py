@@ -36,23 +36,26 @@ def feature_build(data_dir: str, database: str) -> None:
     Path(database).unlink(missing_ok=True)
     result = dbtRunner().invoke(["build", "--quiet", "--profiles-dir", str(ROOT), "--project-dir", str(ROOT),
                                  "--resource-type", "model", "--resource-type", "seed",
-                                 "--select", "+customer_features", "+customer_clv_summary", "rejected_transactions"])
+                                 "--select", "+customer_features", "+customer_clv_summary", "+int_customer_items",
+                                 "rejected_transactions"])
     if not result.success:
         raise SystemExit(f"dbt failed: {result.exception}")
 
 
 def segmentation(database: str) -> None:
-    """Read customer_features as Arrow and run the segmentation the asset runs: model selection over K-Means,
-    Gaussian mixture and Ward for k = 2..10 and three HDBSCAN settings, with 5 bootstrap refits each."""
-    import duckdb
+    """Read the features and purchases as Arrow and run the segmentation the asset runs: product taste, then model
+    selection over K-Means, Gaussian mixture and Ward for k = 4..10 and three HDBSCAN settings, with 5 bootstrap
+    refits each."""
+    from dagster_assets.history import Snapshot, segment_snapshot
+    from dagster_assets.segments import SegmentationConfig
+    from dagster_assets.warehouse import Warehouse
 
-    from python_models.segmentation import segment_customers
-
-    with duckdb.connect(database, read_only=True) as con:
-        features = con.sql("select * from customer_features order by customer_id").arrow().read_all().to_pandas()
-    result = segment_customers(features)
+    os.environ["SEGMENTS_DUCKDB_PATH"] = database
+    snapshot = Snapshot.read(Warehouse())
+    result = segment_snapshot(snapshot, SegmentationConfig())
     print(f"# chose {result.algorithm} k={result.n_clusters} of {len(result.metrics)} candidates "
-          f"on {len(features):,} customers", file=sys.stderr)
+          f"on {len(snapshot.features):,} customers ({len(snapshot.purchases):,} customer x product pairs)",
+          file=sys.stderr)
 
 
 STEPS = {"floor": floor_query, "features": feature_build, "segmentation": segmentation}

@@ -59,7 +59,7 @@ class Snapshot:
             select c.row, i.item, cast(i.orders as double) as count
             from {intermediate}.int_customer_items as i
             inner join customers as c on c.customer_id = i.customer_id
-            order by c.row, i.item""")
+            order by c.row, i.item""", categorical=["item"])
         return cls(
             as_of=warehouse.read_frame(f"select as_of_date from {staging}.stg_shop__as_of")["as_of_date"].iloc[0],
             features=warehouse.read_frame(f"select * from {main}.customer_features order by customer_id"),

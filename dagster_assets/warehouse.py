@@ -7,6 +7,7 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import ConfigurableResource, EnvVar, MetadataValue
 
 from .project import PROJECT_ROOT
@@ -53,10 +54,17 @@ class Warehouse(ConfigurableResource):
         finally:
             con.close()
 
-    def read_frame(self, sql: str) -> pd.DataFrame:
-        """Run a query and return its rows as pandas, through Arrow."""
+    def read_frame(self, sql: str, categorical: list[str] | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as pandas, through Arrow.
+
+        `categorical` columns are dictionary-encoded in Arrow first: pandas then holds one string per distinct
+        value (e.g. 20k products) instead of one Python object per row (10M order lines at 1M customers)."""
         with self.connect(read_only=True) as con:
-            return con.sql(sql).arrow().read_all().to_pandas()
+            table = con.sql(sql).arrow().read_all()
+        for name in categorical or []:
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, pc.dictionary_encode(table[name]))
+        return table.to_pandas()
 
     def write_table(self, name: str, data: pa.Table | pd.DataFrame) -> dict:
         """Replace table `main.<name>` in one transaction, so readers see the old table or the new, never half.

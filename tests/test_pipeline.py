@@ -15,7 +15,8 @@ PUBLISHED_TABLES = ["customer_rfm", "customer_behavior", "customer_features", "f
                     "segment_rules", "customer_map", "customer_360", "customer_clv", "clv_model_params",
                     "clv_holdout_evaluation", "customer_propensity", "propensity_evaluation", "customer_lifecycle",
                     "lifecycle_transitions", "segment_history", "segment_drift", "feature_distributions",
-                    "segment_transitions", "rfm_segment_transitions"]
+                    "segment_transitions", "rfm_segment_transitions", "customer_taste", "customer_churn_risk",
+                    "segment_validity"]
 
 
 def test_every_input_line_is_accepted_or_rejected_as_planted(demo_data, demo_warehouse):
@@ -37,11 +38,11 @@ def test_segments_recover_planted_personas(demo_data, demo_warehouse):
     assert len(joined) == len(personas)
     assert adjusted_rand_score(joined["persona"], joined["segment_id"]) >= 0.85
 
-    # every candidate algorithm was scored, k = 2..10 where k is chosen, and the rule picked the planted number
+    # every candidate algorithm was scored, k = 4..10 where k is chosen, and the rule picked the planted number
     metrics = frame(demo_warehouse, "select * from segmentation_metrics order by algorithm, k")
     assert set(metrics["algorithm"]) == {"kmeans", "gmm", "ward", "hdbscan"} and metrics["chosen"].sum() == 1
     for algorithm in ("kmeans", "gmm", "ward"):
-        assert metrics.loc[metrics["algorithm"] == algorithm, "k"].tolist() == list(range(2, 11))
+        assert metrics.loc[metrics["algorithm"] == algorithm, "k"].tolist() == list(range(4, 11))
     assert metrics["run_id"].nunique() == 1 and metrics["stability"].notna().all()
     chosen = metrics[metrics["chosen"]].iloc[0]
     assert chosen["stability"] >= 0.8

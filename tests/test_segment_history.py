@@ -78,6 +78,8 @@ def write_shop(folder, second: bool) -> pd.Series:
     return personas
 
 
+# three personas: let the model choice look below its default of 4 segments
+THREE_SEGMENTS = {"ops": {"segmentation": {"config": {"k_min": 2}}}}
 # rejected_transactions too: the reconciliation test reads it
 TARGETS = ["customer_segments", "segment_transitions", "rfm_segment_transitions", "segment_drift", "rejected_transactions"]
 
@@ -90,7 +92,8 @@ def two_snapshots(tmp_path_factory):
     for second in (False, True):
         personas.append(write_shop(root / f"snapshot_{int(second) + 1}", second))
         as_of = FIRST_AS_OF + dt.timedelta(days=SHIFT_DAYS * second)
-        result = materialize(root / f"snapshot_{int(second) + 1}", database, TARGETS, SEGMENTS_AS_OF=str(as_of))
+        result = materialize(root / f"snapshot_{int(second) + 1}", database, TARGETS, run_config=THREE_SEGMENTS,
+                             SEGMENTS_AS_OF=str(as_of))
         assert result.success
     return database, personas
 
@@ -165,7 +168,8 @@ def test_scoring_without_refit_gives_the_refit_segments(two_snapshots, tmp_path)
     shutil.copy(database, scored_db)
     shutil.copytree(database.parent / "models", tmp_path / "models")
     result = materialize(database.parent.parent / "snapshot_2", scored_db, ["customer_segments"],
-                         SEGMENTS_AS_OF="2024-02-29", run_config={"ops": {"segmentation": {"config": {"refit": False}}}})
+                         SEGMENTS_AS_OF="2024-02-29",
+                         run_config={"ops": {"segmentation": {"config": {"refit": False, "k_min": 2}}}})
     assert result.success
     scored = frame(scored_db, "select customer_id, segment_id, segment_name, model_version from customer_segments "
                               "order by customer_id")

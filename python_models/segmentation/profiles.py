@@ -259,7 +259,8 @@ _CONCEPTS = [
     ("returns", ("return_rate",), "returns", "high returns", "few returns"),
     ("trend", ("spend_trend",), "trend", "rising spend", "falling spend"),
     ("basket", ("items_per_order",), "basket", "large baskets", "small baskets"),
-    ("breadth", ("distinct_categories", "distinct_products"), "breadth", "multi-category", None),
+    # "wide-range", not "multi-category": on a shop without categories only the products say it
+    ("breadth", ("distinct_categories", "distinct_products"), "breadth", "wide-range", None),
 ]
 # where a trait goes in "<adjectives> buyers of <category>, <qualifiers>"
 _ADJECTIVE_POSITIONS = ("lifecycle", "frequency", "ticket", "breadth", "channel")

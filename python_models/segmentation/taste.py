@@ -35,12 +35,27 @@ def taste_columns(n):
     return [f"{TASTE_PREFIX}{j + 1:02d}" for j in range(n)]
 
 
+def _is_categorical(pairs):
+    return isinstance(pairs["item"].dtype, pd.CategoricalDtype)
+
+
+def _categories(pairs):
+    """The item labels to look up: the categories of a categorical column (one lookup per item, not per row)."""
+    missing = {"row", "item", "count"} - set(pairs.columns)
+    if missing:
+        raise ValueError(f"pairs is missing column(s) {sorted(missing)}.")
+    if _is_categorical(pairs):
+        return pairs["item"].cat.categories.astype(str)
+    return pairs["item"].astype(str)
+
+
 class TasteModel(TransformerMixin, BaseEstimator):
     """Customer taste coordinates from purchase counts (TF-IDF + truncated SVD).
 
     Input is the purchase matrix in long form, one row per customer and
     item: ``row`` (the customer's position, ``0 .. n_customers - 1``),
-    ``item`` (product id, or category where products are unknown) and
+    ``item`` (product id, or category where products are unknown; a
+    categorical column is looked up once per item, not once per row) and
     ``count`` (orders of that item). Items bought by fewer than
     ``min_customers`` customers are dropped: they say nothing about a group.
     Counts are dampened (``1 + log(count)``), weighted by inverse document
@@ -94,10 +109,9 @@ class TasteModel(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def _matrix(self, pairs, n_rows):
-        missing = {"row", "item", "count"} - set(pairs.columns)
-        if missing:
-            raise ValueError(f"pairs is missing column(s) {sorted(missing)}.")
-        cols = self.items_.get_indexer(pairs["item"].astype(str))
+        cols = self.items_.get_indexer(_categories(pairs)).astype(np.int64)
+        codes = pairs["item"].cat.codes.to_numpy() if _is_categorical(pairs) else None
+        cols = cols[codes] if codes is not None else cols
         keep = cols >= 0
         rows = pairs["row"].to_numpy(np.int64)[keep]
         if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
@@ -121,9 +135,15 @@ class TasteModel(TransformerMixin, BaseEstimator):
         -------
         self : TasteModel
         """
-        items = pairs["item"].astype(str)
-        buyers = pairs.loc[pairs["count"] > 0].groupby(items, sort=True)["row"].nunique()
-        self.items_ = pd.Index(buyers.index[buyers >= self.min_customers])
+        # one row per customer and item, so an item's buyers are its rows with a positive count
+        bought = pairs["count"].to_numpy() > 0
+        if _is_categorical(pairs):
+            labels = pairs["item"].cat.categories.astype(str)
+            buyers = np.bincount(pairs["item"].cat.codes.to_numpy()[bought], minlength=len(labels))
+        else:
+            labels, codes = np.unique(pairs["item"].astype(str).to_numpy()[bought], return_inverse=True)
+            buyers = np.bincount(codes, minlength=len(labels))
+        self.items_ = pd.Index(np.sort(np.asarray(labels)[buyers >= self.min_customers]))
         n_keep = min(int(self.n_components), len(self.items_) - 1)
         self.n_components_ = n_keep if len(self.items_) >= 3 else 0
         if self.n_components_ == 0:
