@@ -1,6 +1,6 @@
 """Segment quality across the generator family: does the segmentation find the planted personas?
 
-    python bench/segment_quality.py [--configs demo whales ...] [--seeds 0 1 2] [--customers N] [--markdown]
+    python bench/segment_quality.py [--configs demo whales ...] [--seeds 0 1 2] [--customers N]
 
 For every named shop configuration (python_models.datasets.SHOP_CONFIGS, `large_200k` only when asked for) and
 seed: generate the shop, build its features with dbt (the real SQL), segment it exactly as the `segmentation`

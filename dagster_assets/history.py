@@ -6,6 +6,7 @@ the schema they read features from and in what they publish.
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -303,7 +304,13 @@ def previous_model(warehouse: Warehouse, as_of: dt.date) -> SavedModel | None:
     path = warehouse.artifact_path(version)
     if not path.exists():
         raise FileNotFoundError(f"The model of the previous snapshot, {path}, is missing: refit instead.")
-    return joblib.load(path)
+    saved = joblib.load(path)
+    if not hasattr(saved.scorer, "max_outlier_share"):
+        # saved before product taste and outlier-resistant scaling: it cannot score today's features
+        warnings.warn(f"The model of the previous snapshot, {path.name}, was saved by an older version of the "
+                      "segmentation and is not used: this snapshot is refitted and gets no model-health row.")
+        return None
+    return saved
 
 
 def save_model(warehouse: Warehouse, tracked: TrackedSnapshot) -> None:

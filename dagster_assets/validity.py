@@ -75,7 +75,12 @@ def segment_validity(context: AssetExecutionContext, config: ValidityConfig, dbt
                                                   f"cutoff {cutoff}, fewer than {MIN_CUSTOMERS}")
         return
     segmentation_config = SegmentationConfig(**_segmentation_settings(context))
-    result = segment_snapshot(snapshot, segmentation_config)
+    try:
+        result = segment_snapshot(snapshot, segmentation_config)
+    except ValueError as error:  # no usable segmentation at the cutoff: a diagnostic must not fail the run
+        yield _skipped(warehouse, context, as_of, f"no segmentation of the customers as of the cutoff {cutoff}: "
+                                                  f"{error}")
+        return
     segmented = time.perf_counter()
 
     outcomes = warehouse.read_frame(_outcomes_sql(cutoff, as_of)).set_index("customer_id")

@@ -524,7 +524,8 @@ def test_stop_early_keeps_the_optimum_and_the_errors(summary, bgnbd):
     assert quick.log_likelihood_ == pytest.approx(bgnbd.log_likelihood_, abs=1e-6)
     # starts that fail or disagree all run, and a bad fit still raises
     x, t_x, T = [0, 1, 2, 0, 5, 3], [0, 10.0, 20.0, 0, 30.0, 12.0], [40.0, 40.0, 40.0, 35.0, 38.0, 40.0]
-    with pytest.raises(ConvergenceError, match="flat"):
+    # (which check stops it depends on the optimiser's path: a flat ridge, or a better non-converged start)
+    with pytest.raises(ConvergenceError, match="flat|no interior maximum"):
         BetaGeoModel(stop_early=True).fit(x, t_x, T)
     with pytest.raises(ConvergenceError, match="Gamma-Gamma|GammaGamma"):
         GammaGammaModel(stop_early=True).fit(np.arange(1, 101), np.full(100, 10.0))
@@ -547,7 +548,7 @@ def test_unidentified_fits_raise_convergence_error():
     # six customers cannot identify four parameters: optimum on a flat ridge (a, b -> infinity)
     x, t_x, T = [0, 1, 2, 0, 5, 3], [0, 10.0, 20.0, 0, 30.0, 12.0], [40.0, 40.0, 40.0, 35.0, 38.0, 40.0]
     model = BetaGeoModel()
-    with pytest.raises(ConvergenceError, match="flat"):
+    with pytest.raises(ConvergenceError, match="flat|no interior maximum"):
         model.fit(x, t_x, T)
     assert not hasattr(model, "params_")  # no silent half-fitted state
     BetaGeoModel(penalizer=0.1).fit(x, t_x, T)  # a penalizer makes it well posed

@@ -140,7 +140,9 @@ def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("planted_validity")
     lines, personas = write_planted_shop(root / "shop")
     database = root / "warehouse" / "segments.duckdb"
-    result = materialize(root / "shop", database, TARGETS, SEGMENTS_AS_OF=AS_OF.isoformat())
+    # three personas: let the model choice look below its default of 4 segments
+    result = materialize(root / "shop", database, TARGETS, SEGMENTS_AS_OF=AS_OF.isoformat(),
+                         run_config={"ops": {"segmentation": {"config": {"k_min": 2}}}})
     assert result.success
     return root, database, lines, personas
 

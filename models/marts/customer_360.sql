@@ -39,6 +39,7 @@ customer_360 as (
         segments.segment_id,
         segments.segment_name,
         segments.segment_distance,
+        segments.is_extreme_customer,
         segments.segment_model_version,
         features.avg_order_value,
         features.items_per_order,

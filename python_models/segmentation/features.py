@@ -643,7 +643,7 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         """How far each row lies beyond the bulk of the training rows.
 
         The largest absolute robust z-score of the row over the numeric
-        columns of the ``behaviour`` and ``taste`` blocks, before clipping
+        columns of the ``behaviour`` block, before clipping
         (skew-corrected, centred on the median, divided by the robust
         standard deviation). Typical customers score below 3; a wholesale
         buyer scores 10 or more.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics.pairwise import euclidean_distances
 
 from .features import CustomerFeatureTransformer
 from .taste import TasteModel, taste_columns
@@ -53,6 +54,8 @@ class SegmentationResult:
     outlier_threshold : float
         Outlier score beyond which a customer is extreme (see
         :meth:`CustomerFeatureTransformer.outlier_scores`).
+    max_outlier_share : float
+        At most this share of the customers is extreme.
     taste : TasteModel or None
         Product taste learned from the purchases (``None`` when none were
         given); its ``taste_NN`` columns are the ``taste`` block.
@@ -72,6 +75,7 @@ class SegmentationResult:
     model: ModelSelector
     outliers: np.ndarray | None = None
     outlier_threshold: float = np.inf
+    max_outlier_share: float = 0.0
     taste: TasteModel | None = None
 
     @property
@@ -191,7 +195,7 @@ def segment_customers(
 
     **Extreme customers** (wholesale buyers, one-off giants): those whose
     outlier score (:meth:`CustomerFeatureTransformer.outlier_scores`: the
-    largest robust z-score over the behaviour and taste columns, before
+    largest robust z-score over the behaviour columns, before
     clipping) exceeds ``outlier_threshold``, at most the ``max_outlier_share``
     most extreme customers. They never define a segment and never block the
     model choice: they are left out of every fit and score, then assigned to
@@ -335,6 +339,7 @@ def segment_customers(
         }
     ).fit(X[~outliers])
     labels = model.predict(X) if outliers.any() else model.labels_
+    labels = extremes_to_nearest(X, labels, outliers, model.cluster_centers_)
     distances = _distances_to_own_centre(X, model.cluster_centers_, labels)
     profiles = profile_segments(
         features, labels, slot_labels=slot_labels, id_columns=(id_column,),
@@ -351,6 +356,7 @@ def segment_customers(
         model=model,
         outliers=outliers,
         outlier_threshold=float(outlier_threshold),
+        max_outlier_share=float(max_outlier_share),
         taste=taste,
     )
 
@@ -380,6 +386,19 @@ def with_taste(features, taste, purchases):
     coords = taste.transform(purchases, len(features))
     frame = pd.DataFrame(coords, columns=taste_columns(coords.shape[1]), index=features.index)
     return pd.concat([features.drop(columns=frame.columns, errors="ignore"), frame], axis=1)
+
+
+def extremes_to_nearest(X, labels, extreme, centers):
+    """``labels`` with every extreme row given its nearest centre, also beyond an HDBSCAN segment's radius.
+
+    An extreme customer is flagged, never left unassigned: the noise segment stays HDBSCAN's own.
+    """
+    stray = np.flatnonzero(np.asarray(extreme) & (labels == NOISE_LABEL))
+    if not stray.size or not len(centers):
+        return labels
+    labels = labels.copy()
+    labels[stray] = euclidean_distances(X[stray], centers).argmin(axis=1)
+    return labels
 
 
 def extreme_customers(scores, threshold, max_share):

@@ -9,7 +9,13 @@ import pandas as pd
 
 from ..tracking import PSI_SIGNIFICANT, drift_from_bins, feature_bins, numeric_columns
 from .model_selection import NOISE_LABEL
-from .pipeline import SegmentationResult, _distances_to_own_centre, with_taste
+from .pipeline import (
+    SegmentationResult,
+    _distances_to_own_centre,
+    extreme_customers,
+    extremes_to_nearest,
+    with_taste,
+)
 
 __all__ = ["EXPECTED_SHARE_BEYOND", "SegmentScorer", "Staleness"]
 
@@ -161,6 +167,7 @@ class SegmentScorer:
         self.transformer = result.transformer
         self.model = result.model
         self.outlier_threshold = result.outlier_threshold
+        self.max_outlier_share = result.max_outlier_share
         self.taste = result.taste
         self.id_column = id_column
         self.psi_threshold = psi_threshold
@@ -204,15 +211,18 @@ class SegmentScorer:
             ``label`` (the fit's numbering: 0 = largest training segment,
             -1 = outlier) and ``distance`` to the segment centre (outliers:
             to the nearest centre), as in :class:`SegmentationResult`, and
-            ``is_outlier`` (an extreme customer by the fit's threshold).
+            ``is_outlier`` (an extreme customer by the fit's threshold, at
+            most the fit's share of the rows).
         """
         features = self.model_frame(features, purchases)
         X = self.transformer.transform(features)
-        labels = self.model.predict(X)
+        extreme = extreme_customers(self.transformer.outlier_scores(features), self.outlier_threshold,
+                                    self.max_outlier_share)
+        labels = extremes_to_nearest(X, self.model.predict(X), extreme, self.model.cluster_centers_)
         out = pd.DataFrame({
             "label": labels,
             "distance": _distances_to_own_centre(X, self.model.cluster_centers_, labels),
-            "is_outlier": self.transformer.outlier_scores(features) > self.outlier_threshold,
+            "is_outlier": extreme,
         })
         if self.id_column in features.columns:
             out.insert(0, self.id_column, features[self.id_column].to_numpy())

@@ -11,6 +11,8 @@ gives each customer a few ``taste_NN`` coordinates that the segmentation uses as
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -110,8 +112,9 @@ class TasteModel(TransformerMixin, BaseEstimator):
 
     def _matrix(self, pairs, n_rows):
         cols = self.items_.get_indexer(_categories(pairs)).astype(np.int64)
-        codes = pairs["item"].cat.codes.to_numpy() if _is_categorical(pairs) else None
-        cols = cols[codes] if codes is not None else cols
+        if _is_categorical(pairs):
+            codes = pairs["item"].cat.codes.to_numpy()
+            cols = np.where(codes >= 0, cols[codes], -1)  # code -1: a missing item
         keep = cols >= 0
         rows = pairs["row"].to_numpy(np.int64)[keep]
         if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
@@ -139,13 +142,17 @@ class TasteModel(TransformerMixin, BaseEstimator):
         bought = pairs["count"].to_numpy() > 0
         if _is_categorical(pairs):
             labels = pairs["item"].cat.categories.astype(str)
-            buyers = np.bincount(pairs["item"].cat.codes.to_numpy()[bought], minlength=len(labels))
+            codes = pairs["item"].cat.codes.to_numpy()
+            buyers = np.bincount(codes[bought & (codes >= 0)], minlength=len(labels))
         else:
             labels, codes = np.unique(pairs["item"].astype(str).to_numpy()[bought], return_inverse=True)
             buyers = np.bincount(codes, minlength=len(labels))
         self.items_ = pd.Index(np.sort(np.asarray(labels)[buyers >= self.min_customers]))
-        n_keep = min(int(self.n_components), len(self.items_) - 1)
-        self.n_components_ = n_keep if len(self.items_) >= 3 else 0
+        if not isinstance(self.n_components, numbers.Integral) or self.n_components < 0:
+            raise ValueError(f"n_components must be an integer >= 0, got {self.n_components!r}.")
+        # the SVD gives at most min(customers, items) - 1 directions
+        n_keep = min(int(self.n_components), len(self.items_) - 1, int(n_rows) - 1)
+        self.n_components_ = n_keep if len(self.items_) >= 3 and n_keep > 0 else 0
         if self.n_components_ == 0:
             self.explained_variance_ratio_ = np.zeros(0)
             self.top_items_ = pd.DataFrame(columns=["component", "rank", "item", "loading"])
