@@ -10,6 +10,7 @@ from pathlib import Path
 from dagster import Definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
+from .campaigns import CAMPAIGN_ASSETS
 from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
 from .explanations import segment_explanations
@@ -25,7 +26,7 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
-            segment_validity],
+            segment_validity, *CAMPAIGN_ASSETS],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],
