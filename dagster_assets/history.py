@@ -205,7 +205,7 @@ def segment_snapshot(snapshot: Snapshot, config, preferred: tuple[str, int] | No
 def representation(result: SegmentationResult) -> str:
     """The blocks and weights the segmentation was fitted on, in words (kept with the model version)."""
     scales = result.transformer.block_scale_
-    weights = result.transformer._resolved_block_weights()
+    weights = result.transformer.weights_
     taste = result.taste
     parts = []
     for block in scales:
