@@ -6,14 +6,13 @@ written empty and the metadata says why. The playbook (segment_actions) is a dbt
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dagster import AssetExecutionContext, Config, EnvVar, MaterializeResult, MetadataValue, asset
 
-from python_models.campaigns import REWARD_SETTINGS, check_outcomes, load_experiments, prob_best, select_audience
+from python_models.campaigns import REWARD_SETTINGS, check_outcomes, load_experiments, select_audience, simulate_bandits
+from python_models.campaigns import bandit_allocations as allocation_rows
 from python_models.campaigns import experiment_results as results_rows
-from python_models.campaigns import simulate_bandits, thompson_posteriors, ucb1_bounds, unit_hash, with_floor
 from python_models.campaigns.assignment import assign
 from python_models.campaigns.bandits import DEFAULT_FLOOR
 from python_models.campaigns.results import OUTCOME_COLUMNS, RESULT_COLUMNS
@@ -153,36 +152,8 @@ def bandit_allocations(context: AssetExecutionContext, config: BanditConfig, war
                       ALLOCATIONS_SCHEMA, note=_no_experiments(path))
     assignments = _assignments(warehouse)
     outcomes, source = _outcomes(assignments)
-    rows = []
-    for experiment in experiments:
-        arms = list(experiment.arm_names)
-        mine = outcomes[outcomes["experiment"] == experiment.name]
-        wave = mine["observed_at"].nunique() + 1
-        observed = (mine.groupby("customer_id", as_index=False).agg(converted=("converted", "max"))
-                    .merge(assignments[assignments["experiment"] == experiment.name], on="customer_id"))
-        for stratum in sorted(assignments.loc[assignments["experiment"] == experiment.name, "stratum"].unique()):
-            here = observed[observed["stratum"] == stratum]
-            pulls = here.groupby("arm").size().reindex(arms, fill_value=0).to_numpy()
-            wins = here.groupby("arm")["converted"].sum().reindex(arms, fill_value=0).to_numpy().astype(int)
-            seed = int(unit_hash(f"{experiment.name}/{config.seed}", [stratum])[0] * 2 ** 32)
-            bounds = ucb1_bounds(pulls, wins)
-            best = (bounds == bounds.max()).astype(float)
-            alpha, beta = thompson_posteriors(pulls, wins)
-            p_best = prob_best(pulls, wins, seed=seed)
-            rate = np.where(pulls > 0, wins / np.maximum(pulls, 1), np.nan)
-            for algorithm, shares in (("ucb1", with_floor(best / best.sum(), config.floor)),
-                                      ("thompson", with_floor(p_best, config.floor))):
-                for i, arm in enumerate(arms):
-                    rows.append({"experiment": experiment.name, "stratum": stratum, "wave": wave,
-                                 "algorithm": algorithm, "arm": arm, "pulls": int(pulls[i]),
-                                 "successes": int(wins[i]), "conversion_rate": rate[i],
-                                 "ucb_bound": bounds[i] if algorithm == "ucb1" else None,
-                                 "posterior_alpha": alpha[i] if algorithm == "thompson" else None,
-                                 "posterior_beta": beta[i] if algorithm == "thompson" else None,
-                                 "prob_best": p_best[i] if algorithm == "thompson" else None,
-                                 "share": shares[i], "floor": config.floor})
-    return _write(warehouse, "bandit_allocations", pd.DataFrame(rows, columns=ALLOCATIONS_SCHEMA.names),
-                  ALLOCATIONS_SCHEMA, outcomes=source)
+    rows = allocation_rows(experiments, assignments, outcomes, floor=config.floor, seed=config.seed)
+    return _write(warehouse, "bandit_allocations", rows, ALLOCATIONS_SCHEMA, outcomes=source)
 
 
 @asset(group_name=GROUP,
