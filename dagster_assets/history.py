@@ -127,13 +127,16 @@ class TrackedSnapshot:
         """One row per customer and taste component: customer_taste (no rows without product taste)."""
         taste = self.model.scorer.taste
         k = 0 if taste is None else taste.n_components_
-        ids = self.snapshot.features["customer_id"].to_numpy()
-        coords = (taste.transform(self.snapshot.purchases, len(ids)) if k else np.zeros((len(ids), 0)))
+        ids = pa.array(self.snapshot.features["customer_id"], pa.string())
+        n = len(ids)
+        coords = taste.transform(self.snapshot.purchases, n) if k else np.zeros((n, 0))
+        # k rows per customer, repeated in Arrow: no Python string object per row
         return pa.table({
-            "customer_id": pa.array(np.repeat(ids, k), pa.string()),
-            "component": pa.array(np.tile(np.arange(1, k + 1), len(ids)), pa.int32()),
+            "customer_id": ids.take(pa.array(np.repeat(np.arange(n), k))),
+            "component": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), n), pa.int32()),
             "value": pa.array(coords.ravel(), pa.float64()),
-            "model_version": pa.array([self.version] * (k * len(ids)), pa.string()),
+            "model_version": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(k * n, dtype=np.int32)), pa.array([self.version])).cast(pa.string()),
         })
 
     def history(self) -> pa.Table:
