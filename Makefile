@@ -48,8 +48,9 @@ backfill: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# the venv's bin on PATH: the code location runs `dbt` (dagster-dbt's prepare_if_dev) when it loads
 dev: setup
-	$(BIN)/dagster dev -m dagster_assets.definitions -h 127.0.0.1
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dagster dev -m dagster_assets.definitions -h 127.0.0.1
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py

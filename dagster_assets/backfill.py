@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in (first, last):
         if key not in offered:
             parser.error(f"{key} is not a monthly partition (YYYY-MM, from {offered[0]} to {offered[-1]})")
+    if offered.index(first) > offered.index(last):
+        parser.error(f"--from {first} is after --to {last}: nothing would be built")
     keys = offered[offered.index(first): offered.index(last) + 1]
 
     instance = DagsterInstance.get()

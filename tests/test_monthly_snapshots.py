@@ -96,3 +96,12 @@ def test_the_sensor_asks_for_a_rebuild_only_when_data_files_change(tmp_path):
     assert len(first.run_requests) == 1 and unchanged.run_requests == [] and len(changed.run_requests) == 1
     assert changed.cursor != cursor
     assert new_data_files.default_status == DefaultSensorStatus.STOPPED
+
+
+def test_backfill_from_after_to_stops_with_a_message(demo_data, demo_warehouse, capsys):
+    data_dir, _ = demo_data
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(demo_warehouse)):
+        with pytest.raises(SystemExit) as stopped:
+            backfill(["--from", "2025-11", "--to", "2025-10"])
+    assert stopped.value.code != 0
+    assert "--from 2025-11 is after --to 2025-10" in capsys.readouterr().err
