@@ -78,5 +78,11 @@ def test_online_retail_gives_usable_segments(online_retail_warehouse):
     assert query(database, "select is_outlier from customer_segments where customer_id = '13256'") == [(True,)]
     chosen = frame(database, "select * from segmentation_metrics where chosen")
     assert len(chosen) == 1 and chosen["stability"].iloc[0] >= 0.8
-    # Online Retail has no category column: taste comes from its products
-    assert "of 3" in chosen["feature_blocks"].iloc[0] and "items" in chosen["feature_blocks"].iloc[0]
+    # Online Retail has no category column: taste comes from its products, those bought by 5 or more customers,
+    # counted here from the accepted lines, and takes the category block's weight
+    (products,), = query(database, """
+        select count(*) from (
+            select product_id from staging.stg_shop__transactions where quantity > 0
+            group by product_id having count(distinct customer_id) >= 5) as bought""")
+    assert products > 3000
+    assert f"taste 1 (8 components of {products} items); category_mix 0;" in chosen["feature_blocks"].iloc[0]

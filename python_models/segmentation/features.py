@@ -630,6 +630,13 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             Block-weighted features, columns ordered by block
             (see :meth:`get_feature_names_out`).
         """
+        out = self._robust_z(X)
+        np.clip(out, -self.clip_, self.clip_, out=out)
+        out *= self.weight_
+        return out
+
+    def _robust_z(self, X):
+        """Skew-corrected, centred and divided columns, in output order: before clipping and block weights."""
         check_is_fitted(self, "weight_")
         if isinstance(X, pd.DataFrame) and self._from_frame:
             validate_data(self, X, skip_check_array=True, reset=False)
@@ -655,8 +662,6 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         self._skew(out, pos[self._skew_idx], fit=False)
         out -= self.mean_
         out /= self.scale_
-        np.clip(out, -self.clip_, self.clip_, out=out)
-        out *= self.weight_
         return out
 
     def outlier_scores(self, X):
@@ -678,16 +683,8 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             0 when the blocks have no non-constant column.
         """
-        check_is_fitted(self, "weight_")
-        bound, self.clip_ = self.clip_, np.full_like(self.clip_, np.inf)
-        weight, self.weight_ = self.weight_, (self.weight_ != 0).astype(np.float64)
-        try:
-            Z = self.transform(X)
-        finally:
-            self.clip_, self.weight_ = bound, weight
-        cols = np.flatnonzero(
-            (self._block_of_out == "behaviour") & (weight != 0)
-        )
+        Z = self._robust_z(X)
+        cols = np.flatnonzero((self._block_of_out == "behaviour") & (self.weight_ != 0))
         if not cols.size:
             return np.zeros(Z.shape[0])
         return np.abs(Z[:, cols]).max(axis=1)

@@ -314,8 +314,7 @@ def segment_customers(
     taste = None
     if purchases is not None:
         taste = TasteModel(n_components=taste_components, random_state=random_state)
-        taste.fit(purchases, len(features))
-        features = with_taste(features, taste, purchases)
+        features = _append_taste(features, taste.fit_transform(purchases, len(features)))
     transformer = CustomerFeatureTransformer(
         block_weights=block_weights,
         skew_transform=skew_transform,
@@ -383,7 +382,13 @@ def with_taste(features, taste, purchases):
         return features
     if purchases is None:
         raise ValueError("This segmentation uses product taste: pass the customers' purchases as well.")
-    coords = taste.transform(purchases, len(features))
+    return _append_taste(features, taste.transform(purchases, len(features)))
+
+
+def _append_taste(features, coords):
+    """``features`` with the taste coordinates as ``taste_NN`` columns (unchanged without any)."""
+    if not coords.shape[1]:
+        return features
     frame = pd.DataFrame(coords, columns=taste_columns(coords.shape[1]), index=features.index)
     return pd.concat([features.drop(columns=frame.columns, errors="ignore"), frame], axis=1)
 

@@ -138,6 +138,11 @@ class TasteModel(TransformerMixin, BaseEstimator):
         -------
         self : TasteModel
         """
+        self._fit(pairs, n_rows)
+        return self
+
+    def _fit(self, pairs, n_rows):
+        """Fit; return the weighted purchase matrix (None without taste), so fit_transform builds it once."""
         # one row per customer and item, so an item's buyers are its rows with a positive count
         bought = pairs["count"].to_numpy() > 0
         if _is_categorical(pairs):
@@ -156,7 +161,7 @@ class TasteModel(TransformerMixin, BaseEstimator):
         if self.n_components_ == 0:
             self.explained_variance_ratio_ = np.zeros(0)
             self.top_items_ = pd.DataFrame(columns=["component", "rank", "item", "loading"])
-            return self
+            return None
         counts = self._matrix(pairs, n_rows)
         self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
         weighted = self.tfidf_.transform(counts)
@@ -164,7 +169,7 @@ class TasteModel(TransformerMixin, BaseEstimator):
                                  random_state=self.random_state).fit(weighted)
         self.explained_variance_ratio_ = self.svd_.explained_variance_ratio_
         self.top_items_ = self._top_items()
-        return self
+        return weighted
 
     def transform(self, pairs, n_rows):
         """Taste coordinates of every customer (rows without known items: 0).
@@ -187,8 +192,9 @@ class TasteModel(TransformerMixin, BaseEstimator):
         return self.svd_.transform(self.tfidf_.transform(self._matrix(pairs, n_rows)))
 
     def fit_transform(self, pairs, n_rows, y=None):
-        """:meth:`fit`, then :meth:`transform` of the same pairs."""
-        return self.fit(pairs, n_rows).transform(pairs, n_rows)
+        """:meth:`fit`, then :meth:`transform` of the same pairs, building the matrix once."""
+        weighted = self._fit(pairs, n_rows)
+        return np.zeros((n_rows, 0)) if weighted is None else self.svd_.transform(weighted)
 
     def get_feature_names_out(self, input_features=None):
         """``taste_01 .. taste_NN``."""
