@@ -4,9 +4,6 @@ The monthly snapshot job (backfill it over past months for history), its schedul
 here too; the schedule and the sensor are off until turned on in the UI or with `dagster schedule/sensor start`.
 """
 
-import sys
-from pathlib import Path
-
 from dagster import Definitions, in_process_executor
 from dagster_dbt import DbtCliResource
 
@@ -14,15 +11,12 @@ from .campaigns import CAMPAIGN_ASSETS
 from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
 from .explanations import segment_explanations
-from .project import dbt_project
+from .project import DBT_EXECUTABLE, dbt_project
 from .propensity import propensity
 from .segments import segmentation
 from .snapshots import monthly_snapshot, monthly_snapshot_schedule, new_data_files, refresh_warehouse
 from .validity import segment_validity
 from .warehouse import Warehouse
-
-# The dbt installed beside this Python, so the venv works without being activated.
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,

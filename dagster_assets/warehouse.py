@@ -1,5 +1,6 @@
-"""The DuckDB warehouse as a Dagster resource: one file, one writer, atomic table writes."""
+"""The DuckDB warehouse as a Dagster resource: one file, one writer, atomic table writes, published by rename."""
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -8,9 +9,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import ConfigurableResource, EnvVar, MetadataValue
+from dagster import ConfigurableResource, DagsterEventType, EnvVar, InitResourceContext, MetadataValue
+from pydantic import PrivateAttr
 
 from .project import PROJECT_ROOT
+from .publishing import Build, discard, publish, start_build
 
 DATABASE_ENV_VAR = "SEGMENTS_DUCKDB_PATH"
 DEFAULT_DATABASE = "warehouse/segments.duckdb"  # the same default as profiles.yml
@@ -26,8 +29,35 @@ class Warehouse(ConfigurableResource):
     """The DuckDB file that dbt builds and the Python assets read and write.
 
     Its path comes from SEGMENTS_DUCKDB_PATH, read when a run starts (not at import), so dbt and Dagster always
-    agree on one file.
+    agree on one file. During a run that variable points at the run's build copy (see `publishing`), for dbt
+    and for every step, and the copy replaces the published file when all the run's steps have succeeded.
     """
+
+    _build: Build | None = PrivateAttr(default=None)
+    _published_setting: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.dagster_run is None:  # not a run (e.g. a sensor): read the published file
+            return
+        self._published_setting = os.environ.get(DATABASE_ENV_VAR)
+        self._build = start_build(self.path)
+        os.environ[DATABASE_ENV_VAR] = str(self._build.path)
+        context.log.info(f"building into {self._build.path}; published when the run succeeds")
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._build is None:
+            return
+        if self._published_setting is None:
+            os.environ.pop(DATABASE_ENV_VAR, None)
+        else:
+            os.environ[DATABASE_ENV_VAR] = self._published_setting
+        build, self._build = self._build, None
+        if run_succeeded(context):
+            publish(build)
+            context.log.info(f"published {build.published}")
+        else:
+            discard(build)
+            context.log.warning(f"the run did not succeed: {build.published} is unchanged")
 
     @property
     def path(self) -> Path:
@@ -106,6 +136,22 @@ class Warehouse(ConfigurableResource):
             found = con.execute("select count(*) from information_schema.tables "
                                 "where table_schema = 'main' and table_name = ?", [name]).fetchall()
         return found[0][0] > 0
+
+
+def run_succeeded(context: InitResourceContext) -> bool:
+    """Whether every step planned for this run has succeeded (or was skipped by design), from the event log."""
+    events = context.instance.all_logs(context.run_id, of_type={
+        DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_SKIPPED,
+        DagsterEventType.STEP_FAILURE})
+    by_type: dict[DagsterEventType, set[str]] = {}
+    for event in events:
+        by_type.setdefault(event.dagster_event.event_type, set()).add(event.dagster_event.step_key)
+    done = by_type.get(DagsterEventType.STEP_SUCCESS, set()) | by_type.get(DagsterEventType.STEP_SKIPPED, set())
+    run = context.dagster_run
+    snapshot = run.execution_plan_snapshot_id and context.instance.get_execution_plan_snapshot(
+        run.execution_plan_snapshot_id)
+    planned = set(snapshot.step_keys_to_execute) if snapshot else by_type.get(DagsterEventType.STEP_START, set())
+    return not by_type.get(DagsterEventType.STEP_FAILURE) and planned <= done
 
 
 PREVIEW_ROWS = 10

@@ -29,12 +29,6 @@ def settings(**values: str | None):
                 os.environ[name] = value
 
 
-def parse_dbt_project() -> None:
-    """Write target/manifest.json, which dagster-dbt reads at import."""
-    dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", str(ROOT)], cwd=ROOT, check=True)
-
-
 def materialize_all(data_dir: Path, database: Path, raise_on_error: bool = True, **env: str | None):
     """Materialize every asset, in process, with a throwaway Dagster instance; `env` sets more SEGMENTS_* values."""
     from dagster import DagsterInstance

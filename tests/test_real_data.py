@@ -5,16 +5,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.pipeline import dbt_build, query
+from tests.pipeline import query
 
 ONLINE_RETAIL = Path(__file__).resolve().parent.parent / "data" / "online_retail"
 
 
 @pytest.fixture(scope="module")
-def online_retail(tmp_path_factory):
-    database = tmp_path_factory.mktemp("online_retail") / "or.duckdb"
-    dbt_build(ONLINE_RETAIL, database, ["+customer_features", "rejected_transactions"])
-    return database
+def online_retail(online_retail_warehouse):
+    """The session's whole-graph build of Online Retail (tests/conftest.py)."""
+    return online_retail_warehouse
 
 
 def test_online_retail_lines_reconcile_with_published_counts(online_retail):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from python_models.segmentation import NOISE_LABEL, SegmentScorer, Staleness, segment_customers
+from python_models.segmentation import NOISE_LABEL, SegmentScorer, segment_customers
 from python_models.segmentation.scoring import EXPECTED_SHARE_BEYOND
 from tests.pipeline import frame
 from tests.test_segmentation import make_planted_customers, with_outliers
