@@ -2,8 +2,11 @@
     per customer per snapshot (snapshot_date, customer_id and the state columns); `states` maps each state column to
     the value it takes for customers who were not there at the earlier snapshot.
     One row per pair of consecutive snapshots and (from state, to state): customers who moved, and their share of the
-    from-state. -#}
+    from-state. A cell of fewer than `min_group_size` customers (SEGMENTS_MIN_GROUP_SIZE, default 10) is suppressed:
+    its count and share are null and is_suppressed is true, so BI readers see that the move exists, not who made it.
+    The shares of the other cells keep their true denominators. -#}
 {% macro migration_matrix(history, states) %}
+{%- set min_group_size = var('min_group_size', env_var('SEGMENTS_MIN_GROUP_SIZE', '10')) | int -%}
 {%- set from_columns = [] -%}
 {%- set to_columns = [] -%}
 {%- for column in states -%}
@@ -44,10 +47,22 @@ counted as (
     from moves
     group by from_snapshot, to_snapshot, {{ (from_columns + to_columns) | join(', ') }}
 
+),
+
+shared as (
+
+    select
+        *,
+        cast(customers as double)
+            / sum(customers) over (partition by from_snapshot, {{ from_columns | join(', ') }}) as share
+    from counted
+
 )
 
 select
-    *,
-    cast(customers as double) / sum(customers) over (partition by from_snapshot, {{ from_columns | join(', ') }}) as share
-from counted
+    from_snapshot, to_snapshot, {{ (from_columns + to_columns) | join(', ') }},
+    case when customers >= {{ min_group_size }} then customers end as customers,
+    case when customers >= {{ min_group_size }} then share end as share,
+    customers < {{ min_group_size }} as is_suppressed
+from shared
 {% endmacro %}

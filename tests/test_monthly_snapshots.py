@@ -21,7 +21,8 @@ def backfilled(demo_data, demo_warehouse, tmp_path_factory):
     database = tmp_path_factory.mktemp("backfill") / "segments.duckdb"
     shutil.copy(demo_warehouse, database)
     before = query(database, "select count(*), min(as_of_date) from customer_rfm")[0]
-    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database),
+    # every transition shown (no small-group suppression), so that the counts add up to the snapshots' sizes
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), SEGMENTS_MIN_GROUP_SIZE="1",
                   DAGSTER_HOME=str(tmp_path_factory.mktemp("dagster_home"))):
         assert backfill(["--from", "2025-10", "--to", "2025-11"]) == 0
     return database, before

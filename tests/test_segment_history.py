@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from tests.pipeline import frame, materialize, query
+from tests.pipeline import dbt_build, frame, materialize, query
 
 PERSONAS = {  # category, channel, unit price range
     "toys": ("Toys", "app", (20.0, 40.0)),
@@ -92,8 +92,9 @@ def two_snapshots(tmp_path_factory):
     for second in (False, True):
         personas.append(write_shop(root / f"snapshot_{int(second) + 1}", second))
         as_of = FIRST_AS_OF + dt.timedelta(days=SHIFT_DAYS * second)
+        # every transition shown: the planted moves are checked cell by cell (suppression has its own test)
         result = materialize(root / f"snapshot_{int(second) + 1}", database, TARGETS, run_config=THREE_SEGMENTS,
-                             SEGMENTS_AS_OF=str(as_of))
+                             SEGMENTS_AS_OF=str(as_of), SEGMENTS_MIN_GROUP_SIZE="1")
         assert result.success
     return database, personas
 
@@ -136,6 +137,30 @@ def test_transition_counts_equal_the_planted_moves(two_snapshots):
                           "group by all")
     assert rfm["customers"].sum() == 930
     assert rfm.set_index("from_rfm_segment").loc["(new)", "customers"] == 30
+
+
+def test_moves_of_fewer_than_k_customers_are_suppressed(two_snapshots, tmp_path):
+    database, _ = two_snapshots
+    copy = tmp_path / "segments.duckdb"
+    shutil.copy(database, copy)
+    ids = dict(frame(copy, "select customer_id, segment_id from segment_history "
+                           "where snapshot_date = '2024-01-31' and customer_id in ('c0000', 'c0300')")
+               .itertuples(index=False))
+    toys, books = ids["c0000"], ids["c0300"]
+    # k = 61: of the planted moves (300, 60, 240, 300 and 30 newcomers) the 60 and the 30 are hidden
+    dbt_build(database.parent.parent / "snapshot_2", copy, ["segment_transitions"], SEGMENTS_MIN_GROUP_SIZE="61",
+              SEGMENTS_AS_OF=str(FIRST_AS_OF + dt.timedelta(days=SHIFT_DAYS)))
+    moves = frame(copy, "select from_segment_id, to_segment_id, customers, share, is_suppressed "
+                        "from segment_transitions")
+    hidden = moves[moves["is_suppressed"]]
+    assert {(None if pd.isna(f) else int(f), int(t)) for f, t in hidden[["from_segment_id", "to_segment_id"]]
+            .itertuples(index=False)} == {(books, toys), (None, toys)}
+    assert hidden["customers"].isna().all() and hidden["share"].isna().all()
+    shown = moves[~moves["is_suppressed"]]
+    assert sorted(shown["customers"].astype(int)) == [240, 300, 300]
+    # the shares keep their true denominators: 240 of the 300 customers in books stayed
+    stayed = shown[(shown["from_segment_id"] == books) & (shown["to_segment_id"] == books)]
+    assert stayed["share"].iloc[0] == pytest.approx(240 / 300)
 
 
 def test_drift_is_flagged_on_the_shifted_feature_only(two_snapshots):
