@@ -81,7 +81,7 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
         try:
             tracked = fit_snapshot(snapshot, warehouse, config)
         except ValueError as error:  # too few or too alike customers: no segments published, and why
-            yield from segmentation_skipped(context, warehouse, snapshot.as_of, str(error))
+            yield from segmentation_skipped(context, warehouse, snapshot, str(error))
             return
         save_model(warehouse, tracked)
         context.log.info(f"Chose {tracked.result.algorithm} with {tracked.result.n_clusters} segments "

@@ -41,11 +41,13 @@ SEGMENTATION_TABLES = ("customer_segments", "segment_profiles", "segmentation_me
 SEGMENTATION_SNAPSHOT_TABLES = ("segment_history", "segment_drift", "feature_distributions", "segment_model_health")
 
 
-def segmentation_skipped(context: AssetExecutionContext, warehouse: Warehouse, as_of: dt.date, reason: str):
+def segmentation_skipped(context: AssetExecutionContext, warehouse: Warehouse, snapshot, reason: str):
     """No segments at this snapshot (too few customers, or too alike to split): every segmentation asset skipped.
 
-    customer_360 and the campaign tables are still built, with empty segment columns."""
-    withdraw(warehouse, SEGMENTATION_TABLES, SEGMENTATION_SNAPSHOT_TABLES, as_of)
-    reason = f"no segments at {as_of}: {reason}"
+    `snapshot` is the dagster_assets.history.Snapshot that could not be segmented. customer_360 and the campaign
+    tables are still built, with empty segment columns."""
+    withdraw(warehouse, SEGMENTATION_TABLES, SEGMENTATION_SNAPSHOT_TABLES, snapshot.as_of)
+    customers = len(snapshot.features)
+    reason = f"no segments at {snapshot.as_of} for {customers} customer{'s' * (customers != 1)}: {reason}"
     for asset in (*SEGMENTATION_TABLES, *SEGMENTATION_SNAPSHOT_TABLES):
         yield skipped(context, asset, reason)

@@ -8,6 +8,7 @@ Dagster's traceback.
 
 import argparse
 import datetime as dt
+import re
 import sys
 
 import duckdb
@@ -18,6 +19,9 @@ from .warehouse import DATABASE_ENV_VAR, resolve_database_path
 # Above this share of input lines rejected, the summary warns (as does the dbt check on rejected_transactions).
 MAX_REJECTED_SHARE = 0.10
 DBT_ERRORS_MARKER = "Errors parsed from dbt logs:"
+# Errors whose remedy is a setting the message does not name: phrase in the error -> what to do.
+HINTS = {"not utf-8 encoded": "The file is not UTF-8: set its `encoding` in columns.yml (latin-1 or utf-16; README, "
+                              "'Bring your own data')."}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,11 +128,20 @@ def failure_lines(error) -> list[str]:
     while error.cause is not None:
         error = error.cause
     message = error.message.strip()
+    hints = [hint for phrase, hint in HINTS.items() if phrase in message.lower()]
     if DBT_ERRORS_MARKER in message:
         message = message.split(DBT_ERRORS_MARKER, 1)[1]
-        # dbt's macro call stack (`> in macro ...`) and blank lines say nothing to a user
-        return [line.strip() for line in message.splitlines() if line.strip() and not line.strip().startswith(">")]
-    return message.splitlines()
+        lines = [line.strip() for line in message.splitlines() if not _noise(line.strip())]
+    else:
+        lines = message.splitlines()
+    return lines + hints
+
+
+def _noise(line: str) -> bool:
+    """Lines of a dbt error that say nothing to a user: blank, dbt's macro call stack (`> in macro ...`), the SQL
+    position (`LINE 3: ...`, `^^^`) and the CSV reader's settings (`quote = " (Auto-Detected)`) but for the file."""
+    return (not line or line.startswith((">", "LINE ", "^", "Encountered an error"))
+            or (re.match(r"[a-z_]+ = ", line) is not None and not line.startswith("file = ")))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@
 {%- endmacro %}
 
 {#- Timestamps, one rule for every raw date column (README, "Bring your own data"):
-    - with a UTC offset after the time (`Z`, `+02:00`, `+0200`, `-05`): converted to UTC;
-    - without one: taken as written, in the shop's own clock, never shifted by the machine's time zone;
-    - a date alone: midnight of that day.
+    - a date alone: midnight of that day;
+    - a date and time with nothing after it: taken as written, in the shop's own clock, never shifted by the
+      machine's time zone;
+    - a date and time followed by a UTC offset (`Z`, `+02:00`, `+0200`, `-05`, with or without a space before it)
+      or a zone name (`UTC`, `Europe/Berlin`): converted to UTC;
+    - anything else after the time: unparseable (quarantined), never silently dropped.
     So a file that mixes offsets gives UTC for those lines and the written time for the rest. -#}
 {% macro parse_timestamp(column) -%}
     {{ return(adapter.dispatch('parse_timestamp', 'segments')(column)) }}
@@ -18,14 +21,16 @@
     {{ dbt.safe_cast(segments.clean_text(column), dbt.type_timestamp()) }}
 {%- endmacro %}
 
-{# DuckDB's cast to timestamp drops an offset silently; timestamptz reads it, and timezone('UTC', ...) gives the
-   UTC wall time whatever the session's time zone. #}
+{# DuckDB's cast to timestamp drops whatever follows the time silently; timestamptz reads an offset or a zone, and
+   timezone('UTC', ...) gives the UTC wall time whatever the session's time zone. #}
 {% macro duckdb__parse_timestamp(column) -%}
     {%- set text = segments.clean_text(column) -%}
     case
-        when regexp_matches({{ text }}, '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$')
-            then timezone('UTC', try_cast({{ text }} as timestamptz))
-        else try_cast({{ text }} as timestamp)
+        when not regexp_matches({{ text }}, '[0-9]:[0-9]{2}')
+            or regexp_matches({{ text }}, '[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?$')
+            then try_cast({{ text }} as timestamp)
+        else timezone('UTC', try_cast(
+            regexp_replace({{ text }}, ' +([+-][0-9]{2}(:?[0-9]{2})?|Z)$', '\1') as timestamptz))
     end
 {%- endmacro %}
 

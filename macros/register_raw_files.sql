@@ -185,8 +185,8 @@
     {% for column in renames.keys() | list + formats.keys() | list %}
         {% if column not in columns %}
             {% do exceptions.raise_compiler_error(
-                "columns.yml maps unknown " ~ entity ~ " column '" ~ column ~ "'; the contract's columns are "
-                ~ (columns | join(', '))) %}
+                "columns.yml maps unknown " ~ entity ~ " column '" ~ column ~ "' (for " ~ path ~ "); the contract's "
+                ~ "columns are " ~ (columns | join(', '))) %}
         {% endif %}
     {% endfor %}
     {% set selects = [] %}

@@ -51,8 +51,9 @@ def unlearnable(examples: pd.DataFrame, label: str = "purchased_next_horizon") -
         return "no customer had bought by the cutoff"
     rate = float(examples[label].astype(bool).mean())
     if rate in (0.0, 1.0):
+        who = "the one customer" if len(examples) == 1 else f"all {len(examples)} customers"
         did = "bought" if rate == 1.0 else "did not buy"
-        return f"all {len(examples)} customers {did} in the horizon after the cutoff: there is nothing to tell apart"
+        return f"{who} {did} in the horizon after the cutoff: there is nothing to tell apart"
     return None
 
 
