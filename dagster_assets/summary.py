@@ -47,7 +47,7 @@ def print_summary(path) -> None:
             rows = con.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
             print(f"  {schema + '.' + table:<45} {rows:>12,} rows")
         present = {f"{schema}.{table}" for schema, table in tables}
-        print_rejected(con)
+        warning = print_rejected(con) if "main.rejected_transactions" in present else None
         segments = con.sql(
             "select segment_id, segment_name, size, round(100 * share, 1) from main.segment_profiles order by 1"
         ).fetchall() if "main.segment_profiles" in present else []
@@ -62,26 +62,29 @@ def print_summary(path) -> None:
     print(f"\nQuery it read-only (BI tools: see README, 'Connect a BI tool'):\n"
           f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
           f".sql('from customer_360 limit 5'))\"")
+    if warning:
+        print(warning)
 
 
-def print_rejected(con: duckdb.DuckDBPyConnection) -> None:
-    """The rejected lines by reason; above MAX_REJECTED_SHARE of the input, a warning that cannot be missed."""
+def print_rejected(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Print the rejected lines by reason; return the warning to print last when they are more than
+    MAX_REJECTED_SHARE of the input."""
     rejected = con.sql(
         "select reject_reason, count(*) from main.rejected_transactions group by 1 order by 2 desc, 1"
     ).fetchall()
     if not rejected:
-        return
+        return None
     reasons = ", ".join(f"{r} {n:,}" for r, n in rejected)
     lines = con.sql("select count(*) from staging.stg_shop__transaction_lines").fetchall()[0][0]
-    share = sum(n for _, n in rejected) / lines
-    if share > MAX_REJECTED_SHARE:
-        bar = "!" * 100
-        print(f"\n{bar}\nWARNING: {share:.1%} of the input lines were rejected ({sum(n for _, n in rejected):,} of "
-              f"{lines:,}, more than {MAX_REJECTED_SHARE:.0%}): {reasons}.\nThe tables describe only the accepted "
-              "lines. Check the file against columns.yml (formats, delimiter, encoding); every rejected line is "
-              f"in rejected_transactions with its reason.\n{bar}")
-    else:
-        print(f"Rejected input lines by reason ({share:.1%} of {lines:,}): {reasons}")
+    count = sum(n for _, n in rejected)
+    print(f"Rejected input lines by reason ({count / lines:.1%} of {lines:,}): {reasons}")
+    if count <= MAX_REJECTED_SHARE * lines:
+        return None
+    bar = "!" * 100
+    return (f"\n{bar}\nWARNING: {count / lines:.1%} of the input lines were rejected ({count:,} of {lines:,}, more "
+            f"than {MAX_REJECTED_SHARE:.0%}): {reasons}.\nThe tables describe only the accepted lines. Check the "
+            "file against columns.yml (formats, delimiter, encoding); every rejected line is in "
+            f"rejected_transactions with its reason.\n{bar}")
 
 
 def _latest_run(since: dt.datetime | None = None):

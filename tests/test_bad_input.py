@@ -82,9 +82,10 @@ class Staged:
 
 @pytest.fixture(scope="module")
 def build_staging(tmp_path_factory):
-    """`build_staging(data_dir, **env)`: dbt build of the registration, the typed lines, the quarantine and the
-    snapshot date (and their tests) on one raw folder. One warehouse path for every case, so dbt parses the
-    project once (a new path is a new profile to dbt, which then parses it all again)."""
+    """`build_staging(data_dir, select="+stg_shop__as_of", **env)`: dbt build (models and tests) of the
+    registration, the typed lines, the quarantine and the snapshot date, or of `select`, on one raw folder. One
+    warehouse path for every case, so dbt parses the project once (a new path is a new profile to dbt, which then
+    parses it all again)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
@@ -98,14 +99,14 @@ def build_staging(tmp_path_factory):
         DuckDBConnectionManager.close_all_connections()
         gc.collect()
 
-    def build(data_dir: Path, **env: str) -> Staged:
+    def build(data_dir: Path, select: str = "+stg_shop__as_of", **env: str) -> Staged:
         release()
         database.unlink(missing_ok=True)
         with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database),
                       **{"SEGMENTS_AS_OF": None, **env}):
             result = runner.invoke(["build", "--quiet", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                                     "--target-path", str(root / "target"), "--log-path", str(root / "logs"),
-                                    "--select", "+stg_shop__as_of"])
+                                    "--select", select])
         errors = [str(result.exception)] if result.exception else []
         errors += [r.message or "" for r in getattr(result.result, "results", None) or []
                    if str(r.status) in ("error", "fail")]
@@ -507,6 +508,33 @@ def test_more_than_ten_percent_rejected_warns_in_the_run_and_the_summary(tmp_pat
     assert line_counts(database) == (len(SHOP), 10)
     with settings(DAGSTER_HOME=None):
         print_summary(database)
-    printed = capsys.readouterr().out
-    assert "WARNING: 45.5% of the input lines were rejected (10 of 22, more than 10%)" in printed
-    assert "duplicate_line 8" in printed
+    last = capsys.readouterr().out.rstrip().splitlines()[-4:]  # the banner ends the summary
+    assert last[0] == last[-1] == "!" * 100
+    assert last[1].startswith("WARNING: 45.5% of the input lines were rejected (10 of 22, more than 10%): "
+                              "duplicate_line 8, missing_unit_price 1, unparseable_order_ts 1.")
+
+
+def test_between_one_and_two_horizons_propensity_is_published_without_its_holdout(build_staging, tmp_path):
+    """150 days of history: the latest labelled window (90 days before the snapshot) can be learnt from, the one
+    before it cannot. The propensity asset alone, on the tables dbt built (its own inputs)."""
+    from dagster import materialize as materialize_assets
+
+    from dagster_assets.propensity import propensity
+
+    # 60 customers first seen 100 to 159 days before the end; every other one bought again in the last 50 days
+    rows = [line(f"O{c}", f"C{c:02d}", day(100 + c)) for c in range(60)]
+    rows += [line(f"R{c}", f"C{c:02d}", day(c % 50)) for c in range(0, 60, 2)]
+    staged = build_staging(write_shop(tmp_path / "shop", rows), select="+propensity_examples")
+    assert staged.success, staged.error
+    assert line_counts(staged.database) == (90, 0)
+    with settings(SEGMENTS_DUCKDB_PATH=str(staged.database)):
+        result = materialize_assets([propensity], resources={"warehouse": Warehouse()})
+    assert result.success
+    metadata = {event.asset_key.to_user_string(): event.event_specific_data.materialization.metadata
+                for event in result.all_events if event.event_type == DagsterEventType.ASSET_MATERIALIZATION}
+    assert "skipped" not in metadata["customer_propensity"]
+    for asset in ("propensity_evaluation", "customer_churn_risk"):
+        assert "no temporal holdout: at the cutoff two horizons before the snapshot" in metadata[asset]["skipped"].value
+    assert read(staged.database, "select count(*), count(p_purchase_90d) from customer_propensity") == [(60, 60)]
+    assert not read(staged.database, "select table_name from information_schema.tables "
+                                     "where table_name in ('propensity_evaluation', 'customer_churn_risk')")
