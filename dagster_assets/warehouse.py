@@ -71,8 +71,9 @@ class Warehouse(ConfigurableResource):
 
     def report_path(self, name: str) -> Path:
         """Where a generated report is written: `reports/<warehouse file name>/` beside the warehouse file, so two
-        warehouses in one folder keep their own reports."""
-        folder = self.path.parent / "reports" / self.path.stem
+        warehouses in one folder keep their own reports (named after the published file, not the run's build)."""
+        published = self._build.published if self._build else self.path
+        folder = published.parent / "reports" / published.stem
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 

@@ -28,6 +28,7 @@ import duckdb
 import pytest
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
+from dagster_assets.publishing import build_path
 from dagster_assets.summary import print_summary
 from dagster_assets.warehouse import Warehouse
 from tests.pipeline import ROOT, materialize, materialize_all, settings
@@ -356,15 +357,16 @@ class Run:
 def run_graph(rows, tmp_path: Path, **env: str) -> Run:
     """The whole graph on a folder with `rows`, in process; what it skipped, logged and published.
 
-    As `make run` does, dbt parses the project first with this run's settings, so each of the run's dbt steps
-    parses only what changed (dagster-dbt starts each from DBT_TARGET_PATH's partial_parse.msgpack)."""
+    dbt parses the project first with the settings the run's dbt steps will see (the run builds into
+    `<warehouse>.build`), so each step parses only what changed: dagster-dbt starts each from DBT_TARGET_PATH's
+    partial_parse.msgpack, which otherwise holds another warehouse path, and a new path makes dbt parse it all."""
     from dbt.cli.main import dbtRunner
 
     folder = write_shop(tmp_path / "shop", rows)
     database = tmp_path / "warehouse" / "shop.duckdb"
     target = tmp_path / "dbt_target"
     env = {"DBT_TARGET_PATH": str(target), "SEGMENTS_AS_OF": None, **env}
-    with settings(SEGMENTS_DATA_DIR=str(folder), SEGMENTS_DUCKDB_PATH=str(database), **env):
+    with settings(SEGMENTS_DATA_DIR=str(folder), SEGMENTS_DUCKDB_PATH=str(build_path(database)), **env):
         dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
                             "--target-path", str(target), "--log-path", str(target)])
     instance = DagsterInstance.ephemeral()
