@@ -31,8 +31,7 @@ UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "featu
     ]
 )
 def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
-    if not warehouse.has_table("customer_segments") or warehouse.read_frame(
-            "select count(*) as n from customer_segments")["n"].iloc[0] == 0:
+    if warehouse.read_frame("select count(*) as n from customer_segments")["n"].iloc[0] == 0:
         # the segmentation step was skipped (its metadata says why): nothing to explain, nothing stale left
         withdraw(warehouse, ["segment_rules", "customer_map"])
         warehouse.report_path(REPORT).unlink(missing_ok=True)

@@ -39,6 +39,14 @@ def withdraw(warehouse: Warehouse, tables=(), snapshot_tables=(), as_of: dt.date
 # What the segmentation step publishes: the current segments, and this snapshot's slice of the history tables.
 SEGMENTATION_TABLES = ("customer_segments", "segment_profiles", "segmentation_metrics", "customer_taste")
 SEGMENTATION_SNAPSHOT_TABLES = ("segment_history", "segment_drift", "feature_distributions", "segment_model_health")
+# The two that later steps read (dbt's staging views, the explanations, the private counts), with the columns the
+# segmentation writes (_ml__sources.yml): created empty on a new warehouse, so their readers find no rows.
+READ_LATER = {
+    "customer_segments": "customer_id varchar, segment_id integer, segment_name varchar, distance double, "
+                         "is_outlier boolean, model_version varchar, as_of date",
+    "segment_history": "snapshot_date date, customer_id varchar, segment_id integer, segment_name varchar, "
+                       "rfm_segment varchar, distance double, model_version varchar",
+}
 
 
 def segmentation_skipped(context: AssetExecutionContext, warehouse: Warehouse, snapshot, reason: str):
@@ -47,6 +55,9 @@ def segmentation_skipped(context: AssetExecutionContext, warehouse: Warehouse, s
     `snapshot` is the dagster_assets.history.Snapshot that could not be segmented. customer_360 and the campaign
     tables are still built, with empty segment columns."""
     withdraw(warehouse, SEGMENTATION_TABLES, SEGMENTATION_SNAPSHOT_TABLES, snapshot.as_of)
+    with warehouse.connect() as con:
+        for name, columns in READ_LATER.items():
+            con.execute(f"create table if not exists main.{name} ({columns})")
     customers = len(snapshot.features)
     reason = f"no segments at {snapshot.as_of} for {customers} customer{'s' * (customers != 1)}: {reason}"
     for asset in (*SEGMENTATION_TABLES, *SEGMENTATION_SNAPSHOT_TABLES):

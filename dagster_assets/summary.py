@@ -57,7 +57,9 @@ def print_summary(path) -> None:
         if "main.segment_history" in present:
             count, first, last = con.sql("select count(distinct snapshot_date), min(snapshot_date), "
                                          "max(snapshot_date) from main.segment_history").fetchall()[0]
-            print(f"Segment history: {count} snapshot(s), {first} to {last} (`make backfill` adds past month ends).")
+            if count:
+                print(f"Segment history: {count} snapshot(s), {first} to {last} "
+                      "(`make backfill` adds past month ends).")
     print_skipped()
     print(f"\nQuery it read-only (BI tools: see README, 'Connect a BI tool'):\n"
           f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

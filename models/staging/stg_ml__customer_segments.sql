@@ -1,9 +1,6 @@
 with source as (
 
-    select * from {{ segments.ml_source('customer_segments', {
-        'customer_id': dbt.type_string(), 'segment_id': dbt.type_int(), 'segment_name': dbt.type_string(),
-        'distance': 'double', 'is_outlier': dbt.type_boolean(), 'model_version': dbt.type_string(),
-        'as_of': 'date'}) }}
+    select * from {{ source('ml', 'customer_segments') }}
 
 ),
 

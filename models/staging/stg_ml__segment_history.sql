@@ -1,9 +1,6 @@
 with source as (
 
-    select * from {{ segments.ml_source('segment_history', {
-        'snapshot_date': 'date', 'customer_id': dbt.type_string(), 'segment_id': dbt.type_int(),
-        'segment_name': dbt.type_string(), 'rfm_segment': dbt.type_string(), 'distance': 'double',
-        'model_version': dbt.type_string()}) }}
+    select * from {{ source('ml', 'segment_history') }}
 
 ),
 
