@@ -45,12 +45,12 @@ def line(order, customer, ts, quantity="1", price="10.00", product="P1", categor
     return [order, customer, ts, product, category, quantity, price, channel]
 
 
-def write_shop(folder: Path, rows, name="transactions.csv", encoding="utf-8", header=HEADER) -> Path:
-    """A raw folder with one CSV file (quoted as csv.writer quotes) and nothing else."""
+def write_shop(folder: Path, rows, encoding="utf-8") -> Path:
+    """A raw folder with transactions.csv (quoted as csv.writer quotes) and nothing else."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / name, "w", newline="", encoding=encoding) as out:
+    with open(folder / "transactions.csv", "w", newline="", encoding=encoding) as out:
         writer = csv.writer(out)
-        writer.writerow(header)
+        writer.writerow(HEADER)
         writer.writerows(rows)
     return folder
 
@@ -124,6 +124,26 @@ def columns_yml(folder: Path, text: str) -> None:
     (folder / "columns.yml").write_text(text)
 
 
+LATIN_1_LINES = [line("latin", "C1", day(3), category="Café crème"), *SHOP]
+
+
+def shop(columns: str | None = None, rows=SHOP, encoding="utf-8", delimiter=","):
+    """A folder maker: `rows` as a CSV with `delimiter`, and `columns` as its columns.yml."""
+    def make(folder: Path) -> None:
+        write_shop(folder, rows, encoding=encoding)
+        if delimiter != ",":
+            csv_file = folder / "transactions.csv"
+            csv_file.write_text(csv_file.read_text(encoding=encoding).replace(",", delimiter), encoding=encoding)
+        if columns:
+            columns_yml(folder, columns)
+    return make
+
+
+def empty_file(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "transactions.csv").write_text("")
+
+
 def truncated_parquet(folder: Path) -> None:
     write_shop(folder, SHOP)
     csv_file, parquet = folder / "transactions.csv", folder / "transactions.parquet"
@@ -138,36 +158,29 @@ def csv_and_parquet(folder: Path) -> None:
                f"to '{folder / 'transactions.parquet'}' (format parquet)")
 
 
-LATIN_1_LINES = [line("latin", "C1", day(3), category="Café crème"), *SHOP]
-
 # case -> (how the folder is made, settings, what the message must say besides the file or columns.yml path)
 UNREADABLE = {
-    "empty file": (lambda f: (f.mkdir(), (f / "transactions.csv").write_text("")), {},
-                   ["transactions.csv is empty (0 bytes)"]),
-    "header only": (lambda f: write_shop(f, []), {}, ["transactions.csv has no order lines (a header only)"]),
-    "wrong delimiter": (
-        lambda f: (write_shop(f, SHOP), (f / "transactions.csv").write_text(
-            (f / "transactions.csv").read_text().replace(",", ";")), columns_yml(f, "transactions:\n  delimiter: ','\n")),
-        {}, ["Required column 'order_id'", "transactions.csv", "delimiter looks like a semicolon",
-             "`delimiter: ';'`"]),
-    "latin-1 bytes": (lambda f: write_shop(f, LATIN_1_LINES, encoding="latin-1"), {},
-                      ["transactions.csv", "not utf-8 encoded"]),
-    "unsupported encoding": (lambda f: (write_shop(f, SHOP), columns_yml(f, "transactions:\n  encoding: cp1252\n")),
-                             {}, ["encoding 'cp1252'", "supported: utf-8, utf-16, latin-1"]),
+    "empty file": (empty_file, {}, ["transactions.csv is empty (0 bytes)"]),
+    "header only": (shop(rows=[]), {}, ["transactions.csv has no order lines (a header only)"]),
+    "wrong delimiter": (shop("transactions:\n  delimiter: ','\n", delimiter=";"), {},
+                        ["Required column 'order_id'", "transactions.csv", "delimiter looks like a semicolon",
+                         "`delimiter: ';'`"]),
+    "latin-1 bytes": (shop(rows=LATIN_1_LINES, encoding="latin-1"), {}, ["transactions.csv", "not utf-8 encoded"]),
+    "unsupported encoding": (shop("transactions:\n  encoding: cp1252\n"), {},
+                             ["encoding 'cp1252'", "supported: utf-8, utf-16, latin-1"]),
     "truncated parquet": (truncated_parquet, {}, ["transactions.parquet", "magic bytes"]),
     "csv and parquet": (csv_and_parquet, {}, ["transactions.csv and", "transactions.parquet exist: keep one"]),
-    "unknown entity": (lambda f: (write_shop(f, SHOP), columns_yml(f, "orders:\n  file: transactions.csv\n")),
-                       {}, ["columns.yml names unknown entity 'orders'"]),
-    "unknown column": (lambda f: (write_shop(f, SHOP),
-                                  columns_yml(f, "transactions:\n  columns: {order_number: order_id}\n")),
-                       {}, ["columns.yml maps unknown transactions column 'order_number'"]),
-    "misspelt setting": (lambda f: (write_shop(f, SHOP), columns_yml(f, "transactions:\n  delimeter: ';'\n")),
-                         {}, ["columns.yml gives transactions unknown setting 'delimeter'"]),
-    "missing named file": (lambda f: (write_shop(f, SHOP), columns_yml(f, "transactions:\n  file: orders.csv\n")),
-                           {}, ["orders.csv' for transactions, which does not exist"]),
-    "impossible SEGMENTS_AS_OF": (lambda f: write_shop(f, SHOP), {"SEGMENTS_AS_OF": "2025-02-30"},
+    "unknown entity": (shop("orders:\n  file: transactions.csv\n"), {},
+                       ["columns.yml names unknown entity 'orders'"]),
+    "unknown column": (shop("transactions:\n  columns: {order_number: order_id}\n"), {},
+                       ["columns.yml maps unknown transactions column 'order_number'"]),
+    "misspelt setting": (shop("transactions:\n  delimeter: ';'\n"), {},
+                         ["columns.yml gives transactions unknown setting 'delimeter'"]),
+    "missing named file": (shop("transactions:\n  file: orders.csv\n"), {},
+                           ["orders.csv' for transactions, which does not exist"]),
+    "impossible SEGMENTS_AS_OF": (shop(), {"SEGMENTS_AS_OF": "2025-02-30"},
                                   ["SEGMENTS_AS_OF must be a calendar date", "'2025-02-30'"]),
-    "SEGMENTS_AS_OF in another format": (lambda f: write_shop(f, SHOP), {"SEGMENTS_AS_OF": "30/06/2025"},
+    "SEGMENTS_AS_OF in another format": (shop(), {"SEGMENTS_AS_OF": "30/06/2025"},
                                          ["SEGMENTS_AS_OF must be a calendar date", "'30/06/2025'"]),
 }
 
@@ -208,9 +221,8 @@ def test_encoding_setting_reads_latin_1(build_staging, tmp_path):
 
 
 def test_semicolons_are_detected_without_a_delimiter_setting(build_staging, tmp_path):
-    folder = write_shop(tmp_path / "shop", SHOP)
-    (folder / "transactions.csv").write_text((folder / "transactions.csv").read_text().replace(",", ";"))
-    staged = build_staging(folder)
+    shop(delimiter=";")(tmp_path / "shop")
+    staged = build_staging(tmp_path / "shop")
     assert staged.success, staged.error
     assert line_counts(staged.database) == (len(SHOP), 0)
 
