@@ -26,7 +26,7 @@
 {% macro duckdb__parse_timestamp(column) -%}
     {%- set text = segments.clean_text(column) -%}
     case
-        when not regexp_matches({{ text }}, '[0-9]:[0-9]{2}')
+        when position(':' in {{ text }}) = 0
             or regexp_matches({{ text }}, '[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?$')
             then try_cast({{ text }} as timestamp)
         else timezone('UTC', try_cast(
