@@ -36,8 +36,10 @@ demo: setup $(DEMO_DIR)/transactions.csv
 	$(MAKE) --no-print-directory run SEGMENTS_DATA_DIR=$(DEMO_DIR)
 
 # Materialize every asset on SEGMENTS_DATA_DIR into SEGMENTS_DUCKDB_PATH (bring your own data this way).
+# After a failure, the summary prints why last, so Dagster's traceback does not bury it.
 run: setup
-	$(BIN)/dagster asset materialize -m dagster_assets.definitions --select '*'
+	@started=$$(date +%s); $(BIN)/dagster asset materialize -m dagster_assets.definitions --select '*' \
+		|| { $(BIN)/python -m dagster_assets.summary --failed-since $$started; exit 1; }
 	$(BIN)/python -m dagster_assets.summary
 
 # Segment history from the same data: one snapshot per past month end (FROM/TO as YYYY-MM, default all), after `run`.

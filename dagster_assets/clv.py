@@ -1,4 +1,9 @@
-"""Customer lifetime value: BG/NBD + Gamma-Gamma fitted on the SQL summaries, scored and evaluated."""
+"""Customer lifetime value: BG/NBD + Gamma-Gamma fitted on the SQL summaries, scored and evaluated.
+
+A shop whose data cannot identify the models (nobody bought twice, too little history for the holdout) gets its
+customers without CLV scores and no holdout evaluation, with the reason in the metadata and the log
+(dagster_assets.skips).
+"""
 
 import base64
 
@@ -6,15 +11,16 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
-from python_models.clv import BetaGeoModel
+from python_models.clv import BetaGeoModel, ConvergenceError
 from python_models.clv.fallback import fit_with_fallback
 from python_models.clv.evaluation import holdout_by_frequency, plot_tracking, tracking_curve
-from python_models.clv.scoring import at_least_one_day, score_customers
+from python_models.clv.scoring import at_least_one_day, score_customers, unscored_customers
 
+from .skips import skipped, withdraw
 from .warehouse import Warehouse
 
 
-# Columns of customer_clv that come from customer_churn_risk (the snapshot's rows).
+# Columns of customer_clv that come from customer_churn_risk (the snapshot's rows), text but for the probability.
 CHURN_COLUMNS = ("churn_risk", "churn_probability", "churn_score_source", "churn_score_scope")
 
 
@@ -40,19 +46,40 @@ class ClvConfig(Config):
 )
 def clv_scores(context: AssetExecutionContext, config: ClvConfig, warehouse: Warehouse):
     summary = warehouse.read_frame("select * from customer_clv_summary order by customer_id")
-    scores, params = score_customers(summary, config.horizon_months, config.monthly_discount_rate)
-    context.log.info(params.to_string(index=False))
-    # the snapshot's churn risk, set by the propensity asset (python_models.propensity.churn_risk)
-    churn = warehouse.read_frame(f"select customer_id, {', '.join(CHURN_COLUMNS)} from customer_churn_risk "
-                                 "where role = 'score'")
-    scores = scores.merge(churn, on="customer_id", how="left", validate="one_to_one")
+    try:
+        scores, params = score_customers(summary, config.horizon_months, config.monthly_discount_rate)
+        context.log.info(params.to_string(index=False))
+        not_fitted = None
+    except ConvergenceError as error:
+        # every customer is still published, with churn risk where the propensity step could set it
+        not_fitted = f"no CLV scores for the {len(summary)} customers: {error}"
+        scores = unscored_customers(summary["customer_id"].to_numpy(), config.horizon_months)
+    scores = scores.merge(_churn_rows(warehouse), on="customer_id", how="left", validate="one_to_one")
     scores = scores[[c for c in scores.columns if c != "value_tier"] + ["value_tier"]]
     unscored = int(scores["churn_risk"].isna().sum())
     if unscored:
         context.log.warning(f"{unscored} customers have no churn risk (see customer_churn_risk)")
-    yield MaterializeResult(asset_key=AssetKey("customer_clv"), metadata=warehouse.write_table("customer_clv", scores))
+    metadata = warehouse.write_table("customer_clv", scores)
+    if not_fitted:
+        yield skipped(context, "customer_clv", not_fitted, **metadata)
+        withdraw(warehouse, tables=["clv_model_params"])
+        yield skipped(context, "clv_model_params", not_fitted)
+        return
+    yield MaterializeResult(asset_key=AssetKey("customer_clv"), metadata=metadata)
     yield MaterializeResult(asset_key=AssetKey("clv_model_params"),
                             metadata=warehouse.write_table("clv_model_params", params))
+
+
+def _churn_rows(warehouse: Warehouse) -> pd.DataFrame:
+    """The snapshot's churn risk, set by the propensity asset (python_models.propensity.churn_risk); no rows when
+    that step was skipped. Typed, so customers without a row still get text and number columns."""
+    if warehouse.has_table("customer_churn_risk"):
+        churn = warehouse.read_frame(f"select customer_id, {', '.join(CHURN_COLUMNS)} from customer_churn_risk "
+                                     "where role = 'score'")
+    else:
+        churn = pd.DataFrame(columns=["customer_id", *CHURN_COLUMNS])
+    return churn.astype({name: "float64" if name == "churn_probability" else "string"
+                         for name in ("customer_id", *CHURN_COLUMNS)})
 
 
 @multi_asset(
@@ -63,10 +90,25 @@ def clv_scores(context: AssetExecutionContext, config: ClvConfig, warehouse: War
 )
 def clv_holdout_evaluation(context: AssetExecutionContext, warehouse: Warehouse):
     calibration = warehouse.read_frame("select * from clv_calibration_summary order by customer_id")
+    if calibration.empty:
+        as_of = warehouse.read_frame("select as_of_date from staging.stg_shop__as_of")["as_of_date"].iloc[0]
+        yield _evaluation_skipped(context, warehouse, "no customer had bought by the calibration end "
+                                  f"(SEGMENTS_CLV_CALIBRATION_END, by default 182 days before the snapshot {as_of}): "
+                                  "the shop has less history than the holdout")
+        return
     f, r, t = (calibration[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     t = at_least_one_day(t, int(calibration["period_days"].iloc[0]))
-    model = fit_with_fallback(BetaGeoModel, f, r, t)
     duration = float(calibration["duration_holdout"].iloc[0])
+    if duration <= 0:
+        yield _evaluation_skipped(context, warehouse, f"the calibration end {calibration['calibration_end_date'].iloc[0]} "
+                                  "is not before the snapshot: there is no holdout to compare with")
+        return
+    try:
+        model = fit_with_fallback(BetaGeoModel, f, r, t)
+    except ConvergenceError as error:
+        yield _evaluation_skipped(context, warehouse, f"BG/NBD cannot be fitted on the {len(calibration)} customers "
+                                  f"of the calibration period: {error}")
+        return
     table = holdout_by_frequency(model, f, r, t, calibration["frequency_holdout"].to_numpy(float), duration)
 
     period_days = int(calibration["period_days"].iloc[0])
@@ -93,3 +135,8 @@ def clv_holdout_evaluation(context: AssetExecutionContext, warehouse: Warehouse)
     })
     context.log.info(f"Holdout: MAE {overall['mae']:.3f}, total error {overall['total_error_pct']:.1f}%")
     yield MaterializeResult(asset_key=AssetKey("clv_holdout_evaluation"), metadata=metadata)
+
+
+def _evaluation_skipped(context: AssetExecutionContext, warehouse: Warehouse, reason: str) -> MaterializeResult:
+    withdraw(warehouse, tables=["clv_holdout_evaluation"])
+    return skipped(context, "clv_holdout_evaluation", reason)

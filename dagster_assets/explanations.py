@@ -9,8 +9,10 @@ from python_models.report import segment_report
 from python_models.tracking import NEW
 
 from .history import Snapshot
+from .skips import skipped, withdraw
 from .warehouse import Warehouse
 
+REPORT = "segment_report.html"
 UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "feature_slots", "segment_transitions",
             "segment_drift", "int_customer_items"]
 
@@ -29,6 +31,13 @@ UPSTREAM = ["customer_segments", "segment_profiles", "customer_features", "featu
     ]
 )
 def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
+    if warehouse.read_frame("select count(*) as n from customer_segments")["n"].iloc[0] == 0:
+        # the segmentation step was skipped (its metadata says why): nothing to explain, nothing stale left
+        withdraw(warehouse, ["segment_rules", "customer_map"])
+        warehouse.report_path(REPORT).unlink(missing_ok=True)
+        for asset in ("segment_rules", "customer_map", "segment_report"):
+            yield skipped(context, asset, "no segments to explain (the segmentation step was skipped)")
+        return
     snapshot = Snapshot.read(warehouse)
     features = snapshot.features
     segments = warehouse.read_frame("select customer_id, segment_id, model_version from customer_segments "
@@ -47,7 +56,7 @@ def segment_explanations(context: AssetExecutionContext, warehouse: Warehouse):
     points = customer_map(X, features["customer_id"].to_numpy(), segment_ids=segment_ids)
     html = segment_report(profiles, points, title=f"Customer segments ({version})", rules=rules,
                           transitions=_latest_transitions(warehouse), drift=_latest_drift(warehouse))
-    report = warehouse.report_path("segment_report.html")
+    report = warehouse.report_path(REPORT)
     report.write_text(html, encoding="utf-8")
     context.log.info(f"Surrogate rules fidelity {rules.fidelity:.3f}; report at {report}")
 

@@ -1,12 +1,17 @@
 """P(purchase in the next 90 days): gradient boosting, checked against BG/NBD on a temporal holdout; and churn risk
-from the score that wins each scope of that holdout."""
+from the score that wins each scope of that holdout.
+
+A shop with less than one horizon of history gets none of these; with less than two, propensity without the
+holdout (no evaluation, no churn risk): the reason is in the metadata and the log (dagster_assets.skips).
+"""
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
 from python_models.propensity import (candidate_scores, churn_levels, churn_risk, churn_sources, compare_on_holdout,
-                                      fit_propensity)
+                                      fit_propensity, unlearnable)
 
+from .skips import skipped, withdraw
 from .warehouse import Warehouse
 
 # Churn risk should tell customers apart: fewer than two levels holding this share of today's customers is flagged.
@@ -42,14 +47,17 @@ def propensity(context: AssetExecutionContext, config: PropensityConfig, warehou
     examples = warehouse.read_frame("select * from propensity_examples order by role, customer_id")
     train, test, score = (examples[examples["role"] == role].reset_index(drop=True)
                           for role in ("train", "test", "score"))
+    as_of = warehouse.read_frame("select as_of_date from staging.stg_shop__as_of")["as_of_date"].iloc[0]
+    # a shop with less history than one horizon has no labelled window to learn from: nothing to publish
+    problem = "no customer has bought yet" if score.empty else unlearnable(test)
+    if problem:
+        reason = f"no purchase propensity: at the cutoff one horizon before the snapshot {as_of}, {problem}"
+        withdraw(warehouse, tables=["customer_propensity", "propensity_evaluation", "customer_churn_risk"])
+        for asset in ("customer_propensity", "propensity_evaluation", "customer_churn_risk"):
+            yield skipped(context, asset, reason)
+        return
     # the cutoffs are one horizon apart (dbt var propensity_horizon_days)
     horizon_days = (pd.to_datetime(score["cutoff_date"].iloc[0]) - pd.to_datetime(test["cutoff_date"].iloc[0])).days
-    # the same procedure at both cutoffs: gradient boosting learns from the window one horizon earlier, BG/NBD is
-    # fitted on the history up to the cutoff
-    holdout_scores = candidate_scores(fit_propensity(train, random_state=config.random_state), test, horizon_days)
-    evaluation = compare_on_holdout(test, holdout_scores)
-    for row in evaluation[evaluation["best_in_scope"]].itertuples():
-        context.log.info(f"{row.scope}: {row.score} wins with AUC {row.auc:.3f}")
 
     # the production model learns from the latest labelled window, then scores today's customers
     model = fit_propensity(test, random_state=config.random_state)
@@ -61,8 +69,28 @@ def propensity(context: AssetExecutionContext, config: PropensityConfig, warehou
     })
     yield MaterializeResult(asset_key=AssetKey("customer_propensity"),
                             metadata=warehouse.write_table("customer_propensity", scores))
-    yield MaterializeResult(asset_key=AssetKey("propensity_evaluation"),
-                            metadata=warehouse.write_table("propensity_evaluation", evaluation))
+
+    # the same procedure one horizon earlier, judged on what followed: the holdout that evaluates the scores and
+    # calibrates churn risk; a shop with less than two horizons of history has none
+    problem = unlearnable(train)
+    if problem:
+        reason = (f"no temporal holdout: at the cutoff two horizons before the snapshot {as_of}, {problem}; "
+                  "customer_propensity is published without an evaluation")
+        withdraw(warehouse, tables=["propensity_evaluation", "customer_churn_risk"])
+        yield skipped(context, "propensity_evaluation", reason)
+        yield skipped(context, "customer_churn_risk", reason)
+        return
+    holdout_scores = candidate_scores(fit_propensity(train, random_state=config.random_state), test, horizon_days)
+    evaluation = compare_on_holdout(test, holdout_scores)
+    unavailable = {**holdout_scores.attrs["unavailable"], **current_scores.attrs["unavailable"]}
+    for name, why in unavailable.items():
+        context.log.warning(f"{name} is not compared (no AUC): {why}")
+    for row in evaluation[evaluation["best_in_scope"]].itertuples():
+        context.log.info(f"{row.scope}: {row.score} wins with AUC {row.auc:.3f}")
+    evaluation_metadata = warehouse.write_table("propensity_evaluation", evaluation)
+    if unavailable:
+        evaluation_metadata["unavailable_scores"] = MetadataValue.json(unavailable)
+    yield MaterializeResult(asset_key=AssetKey("propensity_evaluation"), metadata=evaluation_metadata)
 
     holdout_risk, current_risk, thresholds = churn_risk(test, holdout_scores, score, current_scores, evaluation,
                                                         config.churn_high_share, config.churn_low_share,

@@ -6,6 +6,7 @@ from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS
 from python_models.tracking import PSI_SIGNIFICANT
 
 from .history import Snapshot, fit_snapshot, previous_model, save_model, score_snapshot, write_history
+from .skips import segmentation_skipped
 from .warehouse import Warehouse
 
 INPUTS = ["customer_features", "feature_slots", "customer_rfm", "stg_shop__as_of", "int_customer_items"]
@@ -69,9 +70,19 @@ class SegmentationConfig(Config):
 )
 def segmentation(context: AssetExecutionContext, config: SegmentationConfig, warehouse: Warehouse):
     snapshot = Snapshot.read(warehouse)
-    previous = previous_model(warehouse, snapshot.as_of)
+    try:
+        previous = previous_model(warehouse, snapshot.as_of)
+    except FileNotFoundError as missing:  # models/ beside the warehouse deleted: a refit does without it
+        if not config.refit:
+            raise
+        context.log.warning(f"{missing} Refitting without it (no model-health row for this snapshot).")
+        previous = None
     if config.refit or previous is None:
-        tracked = fit_snapshot(snapshot, warehouse, config)
+        try:
+            tracked = fit_snapshot(snapshot, warehouse, config)
+        except ValueError as error:  # too few or too alike customers: no segments published, and why
+            yield from segmentation_skipped(context, warehouse, snapshot, str(error))
+            return
         save_model(warehouse, tracked)
         context.log.info(f"Chose {tracked.result.algorithm} with {tracked.result.n_clusters} segments "
                          f"({tracked.version}) over {len(tracked.result.labels)} customers, "

@@ -70,8 +70,10 @@ class Warehouse(ConfigurableResource):
         return folder / f"{name}{suffix}"
 
     def report_path(self, name: str) -> Path:
-        """Where a generated report is written: `reports/` beside the warehouse file."""
-        folder = self.path.parent / "reports"
+        """Where a generated report is written: `reports/<warehouse file name>/` beside the warehouse file, so two
+        warehouses in one folder keep their own reports (named after the published file, not the run's build)."""
+        published = self._build.published if self._build else self.path
+        folder = published.parent / "reports" / published.stem
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 

@@ -5,8 +5,12 @@
   - Files are found by name in SEGMENTS_DATA_DIR: `<entity>.csv` or `<entity>.parquet`.
   - An optional `columns.yml` in that folder names an entity's `file`, maps contract columns to the file's own
     (`columns: {order_id: InvoiceNo}`), may give strptime formats for date columns (`formats: {order_ts:
-    '%m/%d/%Y %H:%M'}`) and CSV options (`delimiter`, `header`).
-  - A missing `transactions` file, or a missing required column, stops the run with an error naming both.
+    '%m/%d/%Y %H:%M'}`) and CSV options (`delimiter`, `header`, `encoding`).
+  - Every mistake in the input that would otherwise surface later as an unrelated error stops the run here, with
+    a message naming the file and the column or setting: a missing transactions file, an empty file, a
+    transactions file without lines, a missing required column (with a hint when the delimiter looks wrong), an
+    unknown entity, column or setting in columns.yml, a named file that does not exist, a CSV and a Parquet for
+    one entity, an encoding DuckDB cannot read.
   - A missing optional entity becomes an empty view; a missing optional column becomes NULL.
 #}
 {% macro register_raw_files() %}
@@ -27,7 +31,13 @@
                     "No transactions file in SEGMENTS_DATA_DIR='" ~ data_dir ~ "': expected transactions.csv or "
                     ~ "transactions.parquet, or a `file` under `transactions` in columns.yml") %}
             {% endif %}
+            {% if path is not none %}
+                {% do segments.check_not_empty(path) %}
+            {% endif %}
             {% do run_query(segments.raw_view_sql(entity, contract, path, spec)) %}
+            {% if entity == 'transactions' %}
+                {% do segments.check_has_lines(path) %}
+            {% endif %}
         {% endfor %}
         {% do log('Registered raw files from ' ~ data_dir, info=true) %}
     {% endif %}
@@ -37,22 +47,37 @@
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
 
+{# The settings an entity may have in columns.yml. #}
+{% macro entity_settings() %}
+    {{ return(['file', 'columns', 'formats', 'delimiter', 'header', 'encoding']) }}
+{% endmacro %}
+
 {% macro read_columns_yml(data_dir) %}
-    {% set found = run_query('select file from glob(' ~ segments.sql_string(data_dir ~ '/columns.yml') ~ ')') %}
+    {% set yml = data_dir ~ '/columns.yml' %}
+    {% set found = run_query('select file from glob(' ~ segments.sql_string(yml) ~ ')') %}
     {% if found.rows | length == 0 %}
         {{ return({}) }}
     {% endif %}
-    {% set text = run_query('select content from read_text(' ~ segments.sql_string(data_dir ~ '/columns.yml') ~ ')').rows[0][0] %}
+    {% set text = run_query('select content from read_text(' ~ segments.sql_string(yml) ~ ')').rows[0][0] %}
     {% set parsed = fromyaml(text) %}
     {% if parsed is not mapping %}
-        {% do exceptions.raise_compiler_error(data_dir ~ "/columns.yml must be a mapping of entity name to settings") %}
+        {% do exceptions.raise_compiler_error(yml ~ " must be a mapping of entity name to settings") %}
     {% endif %}
-    {% for entity in parsed %}
+    {% for entity, spec in parsed.items() %}
         {% if entity not in var('raw_contract') %}
             {% do exceptions.raise_compiler_error(
-                data_dir ~ "/columns.yml names unknown entity '" ~ entity ~ "'; known: "
-                ~ (var('raw_contract').keys() | join(', '))) %}
+                yml ~ " names unknown entity '" ~ entity ~ "'; known: " ~ (var('raw_contract').keys() | join(', '))) %}
         {% endif %}
+        {% if spec is not none and spec is not mapping %}
+            {% do exceptions.raise_compiler_error(yml ~ ": the settings of " ~ entity ~ " must be a mapping") %}
+        {% endif %}
+        {% for key in (spec or {}) %}
+            {% if key not in segments.entity_settings() %}
+                {% do exceptions.raise_compiler_error(
+                    yml ~ " gives " ~ entity ~ " unknown setting '" ~ key ~ "'; known: "
+                    ~ (segments.entity_settings() | join(', '))) %}
+            {% endif %}
+        {% endfor %}
     {% endfor %}
     {{ return(parsed) }}
 {% endmacro %}
@@ -80,15 +105,68 @@
     {{ return(candidates[0] if candidates else none) }}
 {% endmacro %}
 
+{# An empty file would otherwise be read as one column named `column0`. #}
+{% macro check_not_empty(path) %}
+    {% set size = run_query('select size from read_blob(' ~ segments.sql_string(path) ~ ')').rows[0][0] %}
+    {% if size == 0 %}
+        {% do exceptions.raise_compiler_error(path ~ " is empty (0 bytes): export it again, or remove it") %}
+    {% endif %}
+{% endmacro %}
+
+{# A transactions file with a header and no lines would leave no snapshot date; reads one line at most. #}
+{% macro check_has_lines(path) %}
+    {% set lines = run_query('select count(*) from (select 1 from raw.transactions limit 1)').rows[0][0] %}
+    {% if lines == 0 %}
+        {% do exceptions.raise_compiler_error(path ~ " has no order lines (a header only): nothing to build") %}
+    {% endif %}
+{% endmacro %}
+
+{# DuckDB reads these without extensions (nothing is downloaded at run time); common spellings are accepted. #}
+{% macro csv_encoding(value, path) %}
+    {% set aliases = {'utf-8': 'utf-8', 'utf8': 'utf-8', 'utf-16': 'utf-16', 'utf16': 'utf-16',
+                      'latin-1': 'latin-1', 'latin1': 'latin-1', 'iso-8859-1': 'latin-1', 'iso8859-1': 'latin-1'} %}
+    {% set key = value | string | lower | trim %}
+    {% if key not in aliases %}
+        {% do exceptions.raise_compiler_error(
+            "columns.yml gives " ~ path ~ " encoding '" ~ value ~ "'; supported: utf-8, utf-16, latin-1 "
+            ~ "(a Windows-1252 export reads as latin-1 except for the characters in 0x80-0x9F, such as the euro sign)") %}
+    {% endif %}
+    {{ return(aliases[key]) }}
+{% endmacro %}
+
 {% macro raw_reader(path, spec) %}
     {% if path.endswith('.parquet') %}
+        {% for option in ['delimiter', 'header', 'encoding'] %}
+            {% if spec.get(option) is not none %}
+                {% do exceptions.raise_compiler_error(
+                    "columns.yml gives " ~ path ~ " the CSV setting '" ~ option ~ "', which a Parquet file does not take") %}
+            {% endif %}
+        {% endfor %}
         {{ return('read_parquet(' ~ segments.sql_string(path) ~ ')') }}
     {% endif %}
     {% set options = ['all_varchar = true', 'header = ' ~ (spec.get('header', true) | string | lower)] %}
     {% if spec.get('delimiter') %}
         {% do options.append('delim = ' ~ segments.sql_string(spec['delimiter'])) %}
     {% endif %}
+    {% if spec.get('encoding') %}
+        {% do options.append('encoding = ' ~ segments.sql_string(segments.csv_encoding(spec['encoding'], path))) %}
+    {% endif %}
     {{ return('read_csv(' ~ segments.sql_string(path) ~ ', ' ~ (options | join(', ')) ~ ')') }}
+{% endmacro %}
+
+{# A hint for a file read as one column whose name holds another separator: the delimiter is wrong. #}
+{% macro delimiter_hint(entity, file_columns) %}
+    {% if file_columns | length != 1 %}
+        {{ return('') }}
+    {% endif %}
+    {% for name, separator, yaml in [('a semicolon', ';', "';'"), ('a tab', '\t', '"\\t"'), ('a pipe', '|', "'|'"),
+                                     ('a comma', ',', "','")] %}
+        {% if separator in file_columns[0] %}
+            {{ return(" It was read as one column: its delimiter looks like " ~ name ~ "; set `delimiter: " ~ yaml
+                      ~ "` under " ~ entity ~ " in columns.yml, or remove a wrong `delimiter` (it is detected when not set).") }}
+        {% endif %}
+    {% endfor %}
+    {{ return('') }}
 {% endmacro %}
 
 {% macro raw_view_sql(entity, contract, path, spec) %}
@@ -107,8 +185,8 @@
     {% for column in renames.keys() | list + formats.keys() | list %}
         {% if column not in columns %}
             {% do exceptions.raise_compiler_error(
-                "columns.yml maps unknown " ~ entity ~ " column '" ~ column ~ "'; the contract's columns are "
-                ~ (columns | join(', '))) %}
+                "columns.yml maps unknown " ~ entity ~ " column '" ~ column ~ "' (for " ~ path ~ "); the contract's "
+                ~ "columns are " ~ (columns | join(', '))) %}
         {% endif %}
     {% endfor %}
     {% set selects = [] %}
@@ -117,17 +195,32 @@
         {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as varchar)' %}
         {% if source_column in file_columns and column in formats %}
             {# Reformat to ISO; a value the format cannot read stays as it was, so staging quarantines it. #}
-            {% do selects.append('coalesce(strftime(try_strptime(' ~ text ~ ', ' ~ segments.sql_string(formats[column])
-                ~ "), '%Y-%m-%d %H:%M:%S'), " ~ text ~ ') as ' ~ column) %}
+            {% do selects.append('coalesce(' ~ segments.iso_text(segments.strptime_sql(text, formats[column]), formats[column])
+                ~ ', ' ~ text ~ ') as ' ~ column) %}
         {% elif source_column in file_columns %}
             {% do selects.append(text ~ ' as ' ~ column) %}
         {% elif column in contract['required'] %}
             {% do exceptions.raise_compiler_error(
                 "Required column '" ~ source_column ~ "' (contract column " ~ column ~ ") is missing from " ~ path
-                ~ "; it has: " ~ (file_columns | join(', ')) ~ ". Map it in columns.yml if it has another name.") %}
+                ~ "; it has: " ~ (file_columns | join(', ')) ~ ". Map it in columns.yml if it has another name."
+                ~ segments.delimiter_hint(entity, file_columns)) %}
         {% else %}
             {% do selects.append('cast(null as varchar) as ' ~ column) %}
         {% endif %}
     {% endfor %}
     {{ return('create or replace view raw.' ~ entity ~ ' as select ' ~ (selects | join(', ')) ~ ' from ' ~ reader) }}
 {% endmacro %}
+
+{% macro strptime_sql(text, format) -%}
+    try_strptime({{ text }}, {{ segments.sql_string(format) }})
+{%- endmacro %}
+
+{# ISO text of a strptime result; a format with a zone (%z, %Z) gives an instant, written in UTC with its offset so
+   staging reads it as UTC like any other ISO timestamp with an offset. #}
+{% macro iso_text(parsed, format) -%}
+    {%- if '%z' in format or '%Z' in format -%}
+        strftime(timezone('UTC', {{ parsed }}), '%Y-%m-%d %H:%M:%S+00:00')
+    {%- else -%}
+        strftime({{ parsed }}, '%Y-%m-%d %H:%M:%S')
+    {%- endif -%}
+{%- endmacro %}

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from python_models.clv import BetaGeoModel
+from python_models.clv import BetaGeoModel, ConvergenceError
 from python_models.clv.churn import LEVELS, RiskThresholds, calibrate_purchase_score, risk_thresholds
 from python_models.clv.fallback import fit_with_fallback
 
@@ -35,6 +35,26 @@ def scope_mask(frequency, scope: str) -> np.ndarray:
     frequency = np.asarray(frequency, dtype=float)
     repeat = SCOPES[scope]
     return np.ones(len(frequency), bool) if repeat is None else (frequency > 0) == bool(repeat)
+
+
+def unlearnable(examples: pd.DataFrame, label: str = "purchased_next_horizon") -> str | None:
+    """Why no model can learn from these labelled examples (a small or new shop), or None when one can.
+
+    Examples
+    --------
+    >>> unlearnable(pd.DataFrame({"purchased_next_horizon": [True, True]}))
+    'all 2 customers bought in the horizon after the cutoff: there is nothing to tell apart'
+    >>> unlearnable(pd.DataFrame({"purchased_next_horizon": [True, False]})) is None
+    True
+    """
+    if examples.empty:
+        return "no customer had bought by the cutoff"
+    rate = float(examples[label].astype(bool).mean())
+    if rate in (0.0, 1.0):
+        who = "the one customer" if len(examples) == 1 else f"all {len(examples)} customers"
+        did = "bought" if rate == 1.0 else "did not buy"
+        return f"{who} {did} in the horizon after the cutoff: there is nothing to tell apart"
+    return None
 
 
 def fit_propensity(examples: pd.DataFrame, label: str = "purchased_next_horizon", random_state: int = 0):
@@ -70,9 +90,18 @@ def candidate_scores(model, examples: pd.DataFrame, horizon_days: float) -> pd.D
     `model` is the gradient boosting fitted on the examples labelled one horizon earlier (fit_propensity); BG/NBD
     is fitted on the examples' own history. The same procedure at the test cutoff (model fitted on the train
     examples) gives the holdout scores, and at the snapshot (model fitted on the test examples) today's.
+    When BG/NBD cannot be fitted (e.g. nobody has bought twice yet) its scores are NaN, and
+    `scores.attrs["unavailable"]` says why; compare_on_holdout then gives them no AUC.
     """
-    return pd.DataFrame({"gradient_boosting": model.predict_proba(examples[FEATURES].to_numpy(float))[:, 1],
-                         **bg_nbd_scores(examples, horizon_days)})[list(SCORES)]
+    try:
+        bg_nbd, unavailable = bg_nbd_scores(examples, horizon_days), {}
+    except ConvergenceError as error:
+        bg_nbd = {name: np.full(len(examples), np.nan) for name in SCORES if name.startswith("bg_nbd")}
+        unavailable = {name: str(error) for name in bg_nbd}
+    scores = pd.DataFrame({"gradient_boosting": model.predict_proba(examples[FEATURES].to_numpy(float))[:, 1],
+                           **bg_nbd})[list(SCORES)]
+    scores.attrs["unavailable"] = unavailable
+    return scores
 
 
 def compare_on_holdout(test: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +109,8 @@ def compare_on_holdout(test: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame
 
     `scores` are the test examples' candidate_scores. Returns one row per (scope, score):
     `scope, score, customers, positive_rate, auc, best_in_scope`. The best is the highest AUC, the first in SCORES
-    on a tie, and none where the AUC is undefined (no customer in the scope, or all or none bought).
+    on a tie, and none where the AUC is undefined (no customer in the scope, all or none bought, or the score is
+    unavailable).
     """
     label = test["purchased_next_horizon"].to_numpy(bool)
     rows = []
@@ -89,9 +119,10 @@ def compare_on_holdout(test: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame
         defined = mask.any() and 0 < label[mask].mean() < 1
         for name in SCORES:
             score = scores[name].to_numpy(float)
+            scored = defined and bool(np.isfinite(score[mask]).all())
             rows.append({"scope": scope, "score": name, "customers": int(mask.sum()),
                          "positive_rate": float(label[mask].mean()) if mask.any() else np.nan,
-                         "auc": float(roc_auc_score(label[mask], score[mask])) if defined else np.nan})
+                         "auc": float(roc_auc_score(label[mask], score[mask])) if scored else np.nan})
     table = pd.DataFrame(rows)
     best = [group["auc"].idxmax() for _, group in table.groupby("scope", sort=False) if group["auc"].notna().any()]
     return table.assign(best_in_scope=table.index.isin(best))

@@ -29,15 +29,16 @@ def settings(**values: str | None):
                 os.environ[name] = value
 
 
-def materialize_all(data_dir: Path, database: Path, raise_on_error: bool = True, **env: str | None):
-    """Materialize every asset, in process, with a throwaway Dagster instance; `env` sets more SEGMENTS_* values."""
+def materialize_all(data_dir: Path, database: Path, raise_on_error: bool = True, instance=None, **env: str | None):
+    """Materialize every asset, in process, with a throwaway Dagster instance (or `instance`, to read the run's log
+    afterwards); `env` sets more SEGMENTS_* values."""
     from dagster import DagsterInstance
 
     from dagster_assets.definitions import defs
 
     with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database), **env):
         job = defs.resolve_implicit_global_asset_job_def()
-        return job.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+        return job.execute_in_process(instance=instance or DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
 
 
 def materialize(data_dir: Path, database: Path, targets: list[str], run_config: dict | None = None,

@@ -65,7 +65,7 @@ def test_segments_are_explained_by_rules_a_map_and_a_report(demo_warehouse):
     counts = dict(query(demo_warehouse, "select method, count(*) from customer_map group by 1"))
     customers = query(demo_warehouse, "select count(*) from customer_features")[0][0]
     assert counts == {"pca": customers, "tsne": min(customers, 5000)}
-    report = (demo_warehouse.parent / "reports" / "segment_report.html").read_text()
+    report = (demo_warehouse.parent / "reports" / demo_warehouse.stem / "segment_report.html").read_text()
     assert report.startswith("<!DOCTYPE html>") and report.count("<img ") >= 3
 
 

@@ -1,15 +1,14 @@
--- The snapshot date: SEGMENTS_AS_OF when set, else the day of the latest order that is not after today.
+-- The snapshot date: SEGMENTS_AS_OF when set, else the day of the latest accepted order line (which is the latest
+-- line not after today that passes every check: stg_shop__transaction_lines).
+-- Built after the quarantine, so a run in which no line is accepted stops here with the reasons, and the
+-- quarantine still shows every line:
+-- depends_on: {{ ref('rejected_transactions') }}
 {% set configured = segments.as_of_setting() %}
+{% do segments.require_accepted_lines(ref('stg_shop__transaction_lines'), ref('rejected_transactions')) %}
 
-with source as (
+with accepted as (
 
-    select * from {{ source('shop', 'transactions') }}
-
-),
-
-parsed as (
-
-    select {{ segments.parse_timestamp('order_ts') }} as order_ts from source
+    select * from {{ ref('stg_shop__transactions') }}
 
 ),
 
@@ -20,10 +19,9 @@ renamed as (
         {{ configured }} as as_of_date,
         'SEGMENTS_AS_OF' as as_of_source
     {% else %}
-        cast(max(order_ts) as date) as as_of_date,
-        'latest order' as as_of_source
-    from parsed
-    where cast(order_ts as date) <= current_date
+        max(order_date) as as_of_date,
+        'latest accepted order' as as_of_source
+    from accepted
     {% endif %}
 
 )

@@ -9,7 +9,8 @@ All models take per-customer summaries (``frequency`` = repeat purchases,
 first purchase; one time unit throughout), are fitted by maximum likelihood
 with ``fit(...)`` (scikit-learn style, returns ``self``), expose ``params_`` and
 ``log_likelihood_``, and raise :class:`ConvergenceError` instead of returning a
-bad fit.  Models with known parameters are built with ``from_params(...)``.
+bad fit (:class:`InsufficientDataError` when the data cannot identify the model
+at all, e.g. nobody made a repeat purchase).  Models with known parameters are built with ``from_params(...)``.
 
 Time units: the transaction models work in whatever unit frequency/recency/T
 are given in (``alpha``/``beta`` come out in that unit, ``t`` horizons are in
@@ -26,7 +27,7 @@ Examples
 """
 
 from .beta_geo import BetaGeoModel
-from .exceptions import ConvergenceError, NotFittedError
+from .exceptions import ConvergenceError, InsufficientDataError, NotFittedError
 from .gamma_gamma import GammaGammaModel
 from .lifetime_value import discounted_lifetime_value
 from .pareto_nbd import ParetoNBDModel
@@ -38,6 +39,7 @@ __all__ = [
     "ParetoNBDModel",
     "GammaGammaModel",
     "ConvergenceError",
+    "InsufficientDataError",
     "NotFittedError",
     "discounted_lifetime_value",
     "merge_identical_rows",

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betainc, betaln, expit, gammaln, hyp2f1, psi, xlogy
 
 from .base import ParametricModel
-from .exceptions import ConvergenceError
+from .exceptions import InsufficientDataError
 from .numerics import dot
 from .row_merging import MergedRows, merge_identical_rows
 from .validation import as_float_array, check_rfm, check_weights
@@ -182,13 +182,14 @@ class BetaGeoModel(ParametricModel):
         ValueError
             On invalid inputs (negative or fractional frequency, recency > T, ...).
         ConvergenceError
-            If the likelihood cannot be maximised (e.g. no customer ever repeats).
+            If the likelihood cannot be maximised; InsufficientDataError (a ConvergenceError) when no customer
+            ever repeats, which no penalty can mend.
         """
         self._start_fit()
         x, t_x, age = check_rfm(frequency, recency, T, for_fit=True)
         w = check_weights(weights, len(x))
         if not np.any((x > 0) & (w > 0)):
-            raise ConvergenceError(
+            raise InsufficientDataError(
                 f"{self.model_name} fit failed: no customer made a repeat purchase (all frequency == 0), "
                 "so the likelihood has no maximum (it grows as r -> 0)"
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceError", "NotFittedError"]
+__all__ = ["ConvergenceError", "InsufficientDataError", "NotFittedError"]
 
 
 class ConvergenceError(RuntimeError):
@@ -13,6 +13,13 @@ class ConvergenceError(RuntimeError):
     log-likelihood is not finite, or when a parameter runs off to the edge of
     the search box (the data do not identify the model, e.g. nobody made a
     repeat purchase).  The message includes the optimizer's own message.
+    """
+
+
+class InsufficientDataError(ConvergenceError):
+    """The data cannot identify the model at all, whatever the penalty: nobody made a repeat purchase, or there is
+    no customer to fit on.  ``fit_with_fallback`` stops at once on it, and the pipeline skips the model with the
+    message as the reason (a small or new shop), rather than failing the run.
     """
 
 

@@ -1,6 +1,6 @@
 """Fitting with a documented fallback: the plain MLE first, then increasing penalties if the data need them."""
 
-from .exceptions import ConvergenceError
+from .exceptions import ConvergenceError, InsufficientDataError
 
 # Plain MLE first (it reproduces the published fits); the penalties make flat or heavy-tailed data well posed.
 PENALIZER_LADDER = (0.0, 1e-3, 1e-2, 1e-1, 1.0)
@@ -10,7 +10,8 @@ def fit_with_fallback(model_class, *data, penalizers=PENALIZER_LADDER, acceptabl
     """Fit `model_class(penalizer=p)` for each p in turn and return the first fit that converges and is acceptable.
 
     The chosen `penalizer` stays on the returned model, so callers can report it. When no penalty gives an
-    acceptable fit, the last error is raised: a bad fit is never returned.
+    acceptable fit, ConvergenceError is raised with every attempt's reason: a bad fit is never returned. Data that
+    cannot identify the model (InsufficientDataError, e.g. no repeat purchase) raise at once: no penalty helps.
 
     Parameters
     ----------
@@ -35,6 +36,8 @@ def fit_with_fallback(model_class, *data, penalizers=PENALIZER_LADDER, acceptabl
     for penalizer in penalizers:
         try:
             model = model_class(penalizer=penalizer, **options).fit(*data)
+        except InsufficientDataError:
+            raise
         except ConvergenceError as error:
             failures.append(f"penalizer={penalizer}: {error}")
             continue

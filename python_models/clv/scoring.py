@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 
 from .beta_geo import BetaGeoModel
+from .exceptions import InsufficientDataError
 from .fallback import finite_mean_spend, fit_with_fallback
 from .gamma_gamma import GammaGammaModel
 from .lifetime_value import discounted_lifetime_value
 
+# Horizons of the expected-purchase columns, in days.
+PURCHASE_HORIZONS_DAYS = (30, 90, 365)
 # Share of customers in each value tier, from the most valuable down.
 VALUE_TIERS = ((0.10, "top 10%"), (0.30, "next 20%"), (0.60, "middle 30%"), (1.00, "bottom 40%"))
 
@@ -47,6 +50,9 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
     purchases that were all free (monetary_value 0) carry no spend information: those customers get the
     population's expected spend, like customers without repeat purchases.
 
+    Raises InsufficientDataError, naming the model, when the summary cannot identify one of them: no customer, no
+    repeat purchase (BG/NBD), or no paid repeat purchase (Gamma-Gamma); ConvergenceError when a fit fails.
+
     Returns
     -------
     scores : DataFrame
@@ -63,12 +69,22 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
     >>> scores, params = score_customers(summary)
     >>> list(scores.columns)[:3], len(scores)
     (['customer_id', 'p_alive', 'expected_purchases_30d'], 6)
+    >>> score_customers(summary.assign(frequency=0, recency=0.0))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    python_models.clv.exceptions.InsufficientDataError: BG/NBD: no customer made a repeat purchase
     """
+    if summary.empty:
+        raise InsufficientDataError("BG/NBD and Gamma-Gamma: no customer to fit on")
     period_days = int(summary["period_days"].iloc[0])
     f, r, t, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
     t = at_least_one_day(t, period_days)
+    if not (f > 0).any():
+        raise InsufficientDataError("BG/NBD: no customer made a repeat purchase, so nothing tells staying from "
+                                    "leaving (the likelihood has no maximum)")
     purchases = fit_with_fallback(BetaGeoModel, f, r, t)
     paid = (f > 0) & (m > 0)
+    if not paid.any():
+        raise InsufficientDataError("Gamma-Gamma: no repeat purchase with a positive amount to learn spend from")
     spend = fit_with_fallback(GammaGammaModel, f[paid], m[paid], acceptable=finite_mean_spend)
     p_alive = purchases.probability_alive(f, r, t)
     order_value = spend.expected_average_value(np.where(paid, f, 0.0), np.where(paid, m, 0.0))
@@ -78,7 +94,7 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
         "customer_id": summary["customer_id"].to_numpy(),
         "p_alive": p_alive,
         **{f"expected_purchases_{days}d": purchases.expected_purchases(days / period_days, f, r, t)
-           for days in (30, 90, 365)},
+           for days in PURCHASE_HORIZONS_DAYS},
         "expected_order_value": order_value,
         f"clv_{horizon_months}m": clv,
         "value_tier": value_tier(clv, summary["customer_id"].to_numpy()),
@@ -90,3 +106,23 @@ def score_customers(summary: pd.DataFrame, horizon_months: int = 12, monthly_dis
          for key, value in model.params_.items()]
     )
     return scores, params
+
+
+def unscored_customers(customer_ids, horizon_months: int = 12) -> pd.DataFrame:
+    """The columns of score_customers' `scores` for customers the models could not score: every score missing.
+
+    Examples
+    --------
+    >>> unscored = unscored_customers(["a", "b"])
+    >>> list(unscored.columns[-3:]), int(unscored.drop(columns="customer_id").notna().sum().sum())
+    (['expected_order_value', 'clv_12m', 'value_tier'], 0)
+    """
+    n = len(customer_ids)
+    return pd.DataFrame({
+        "customer_id": np.asarray(customer_ids),
+        "p_alive": np.full(n, np.nan),
+        **{f"expected_purchases_{days}d": np.full(n, np.nan) for days in PURCHASE_HORIZONS_DAYS},
+        "expected_order_value": np.full(n, np.nan),
+        f"clv_{horizon_months}m": np.full(n, np.nan),
+        "value_tier": pd.Series([None] * n, dtype="string"),
+    })
