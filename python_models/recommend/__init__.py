@@ -5,7 +5,8 @@
   :class:`Popularity` (shop-wide or per segment, for cold start), :class:`RepeatPurchases` (own products,
   recency-weighted), :class:`ItemKNN` (co-purchase cosine), :class:`EASE` (EASE^R), :class:`ImplicitALS`
   (ALS through ``implicit``).
-* Metrics at k: :func:`ranking_metrics` (recall, NDCG, MAP, hit rate), :func:`catalogue_coverage`.
+* Metrics at k: :func:`ranking_metrics` (recall, NDCG, MAP, hit rate); :class:`ScopedMetrics` adds item scopes
+  (all, repeat, new) and catalogue coverage.
 * :func:`recommend` - a whole run: :func:`temporal_holdout` (every recommender and the blend measured on the
   last window, EASE^R's l2 and the ranker learned on the window before), then every customer's list from the
   recommenders refitted on all history, blended by :class:`BlendRanker`, with a source and a reason per row.
@@ -24,7 +25,7 @@ from .blend import BlendRanker
 from .ease import EASE
 from .history import Interactions, PurchaseHistory, day_number
 from .item_knn import ItemKNN
-from .metrics import METRICS, catalogue_coverage, hits_at, ranking_metrics, top_k
+from .metrics import METRICS, SCOPES, ScopedMetrics, hits_at, ranking_metrics, top_k
 from .holdout import temporal_holdout, with_targets
 from .pipeline import RecommendationRun, recommend
 from .popularity import Popularity
@@ -43,7 +44,8 @@ __all__ = [
     "RecommendSettings",
     "RecommendationRun",
     "RepeatPurchases",
-    "catalogue_coverage",
+    "SCOPES",
+    "ScopedMetrics",
     "day_number",
     "hits_at",
     "ranking_metrics",

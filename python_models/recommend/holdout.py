@@ -28,13 +28,12 @@ from .blend import BlendRanker, rank_fusion
 from .candidates import CandidateBatch, Recommenders, fit_recommenders
 from .ease import EASE, gram_matrix, most_bought
 from .history import PurchaseHistory
-from .metrics import METRICS, catalogue_coverage, hits_at, ranking_metrics, top_k
+from .metrics import METRICS, SCOPES, ScopedMetrics, hits_at, ranking_metrics, top_k
 from .settings import RecommendSettings
 
-__all__ = ["HoldoutResult", "KS", "RECOMMENDERS", "SCOPES", "temporal_holdout", "with_targets"]
+__all__ = ["HoldoutResult", "KS", "RECOMMENDERS", "temporal_holdout", "with_targets"]
 
 RECOMMENDERS = ("popularity", "repeat", "item_knn", "ease", "als", "blend")
-SCOPES = ("all", "repeat", "new")
 KS = (10, 20)
 
 
@@ -67,7 +66,7 @@ def temporal_holdout(history: PurchaseHistory, test_start: int, end: int, settin
         return HoldoutResult(_metric_frame([]), l2, val_ranker, float("nan"), notes)
     evaluated = _sample(customers, settings.max_eval_customers, rng)
     log(f"holdout: measuring {len(evaluated):,} customers on {int(seen.sum()):,} products")
-    accumulator = _Accumulator(relevant.shape[1], int(seen.sum()))
+    accumulator = ScopedMetrics(relevant.shape[1], int(seen.sum()), RECOMMENDERS, KS)
     training = _TrainingRows()
     trains_on = _sample(evaluated, settings.max_train_customers, rng)
     repeat_pairs = total_pairs = 0
@@ -86,7 +85,7 @@ def temporal_holdout(history: PurchaseHistory, test_start: int, end: int, settin
             accumulator.add(name, scores[name], truth, bought)
         chosen = np.isin(rows, trains_on)
         training.add(batch, truth, chosen)
-    metrics = accumulator.frame()
+    metrics = _metric_frame(accumulator.rows())
     _log_summary(metrics, log)
 
     ranker = training.fit(settings) or val_ranker
@@ -180,56 +179,14 @@ class _TrainingRows:
         return BlendRanker(random_state=settings.random_state).fit(np.vstack(self.features), labels)
 
 
-class _Accumulator:
-    """Sums of per-customer metrics and the products shown, per recommender, scope and k, over batches."""
-
-    def __init__(self, n_products: int, catalogue: int):
-        self.catalogue = catalogue
-        self.sums: dict[tuple, float] = {}
-        self.counts: dict[tuple, int] = {}
-        self.shown = {(name, scope, k): np.zeros(n_products, dtype=bool)
-                      for name in RECOMMENDERS for scope in SCOPES for k in KS}
-
-    def add(self, name: str, scores: np.ndarray, truth: np.ndarray, bought: np.ndarray) -> None:
-        for scope in SCOPES:
-            if scope == "all":
-                scoped, relevant = scores, truth
-            elif scope == "repeat":
-                scoped, relevant = np.where(bought, scores, -np.inf), truth & bought
-            else:
-                scoped, relevant = np.where(bought, -np.inf, scores), truth & ~bought
-            n_relevant = relevant.sum(axis=1)
-            keep = n_relevant > 0
-            if not keep.any():
-                continue
-            top = top_k(scoped[keep], max(KS))
-            hits = hits_at(top, relevant[keep])
-            for k in KS:
-                key = (name, scope, k)
-                for metric, values in ranking_metrics(hits[:, :k], n_relevant[keep]).items():
-                    self.sums[key + (metric,)] = self.sums.get(key + (metric,), 0.0) + float(values.sum())
-                self.counts[key] = self.counts.get(key, 0) + int(keep.sum())
-                shown = top[:, :k]
-                self.shown[key][shown[shown >= 0]] = True
-
-    def frame(self) -> pd.DataFrame:
-        rows = []
-        for (name, scope, k), count in self.counts.items():
-            for metric in METRICS:
-                rows.append((name, metric, k, scope, self.sums[(name, scope, k, metric)] / count, count))
-            coverage = catalogue_coverage(np.flatnonzero(self.shown[(name, scope, k)])[None, :], self.catalogue)
-            rows.append((name, "coverage", k, scope, coverage, count))
-        return _metric_frame(rows)
-
-
 def _metric_frame(rows) -> pd.DataFrame:
+    """The metric rows in a fixed order: recommender, scope, k, metric."""
     frame = pd.DataFrame(rows, columns=["recommender", "metric", "k", "item_scope", "value", "customers"])
-    order = {name: i for i, name in enumerate(RECOMMENDERS)}
-    scopes = {name: i for i, name in enumerate(SCOPES)}
-    metrics = {name: i for i, name in enumerate(METRICS + ("coverage",))}
-    return frame.sort_values(["recommender", "item_scope", "k", "metric"], key=lambda c: c.map(
-        {"recommender": order, "item_scope": scopes, "metric": metrics}.get(c.name, {})) if c.name != "k" else c,
-    ).reset_index(drop=True).astype({"k": "int64", "customers": "int64", "value": "float64"})
+    for column, order in (("recommender", RECOMMENDERS), ("item_scope", SCOPES), ("metric", METRICS + ("coverage",))):
+        frame[column] = pd.Categorical(frame[column], categories=order, ordered=True)
+    frame = frame.sort_values(["recommender", "item_scope", "k", "metric"]).reset_index(drop=True)
+    return frame.astype({"recommender": str, "item_scope": str, "metric": str, "k": "int64", "value": "float64",
+                         "customers": "int64"})
 
 
 def _log_summary(metrics: pd.DataFrame, log) -> None:

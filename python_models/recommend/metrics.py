@@ -1,4 +1,4 @@
-"""Ranking metrics at k with binary relevance, one value per customer, and catalogue coverage.
+"""Ranking metrics at k with binary relevance, per customer and per item scope, and catalogue coverage.
 
 Conventions (those of the temporal-holdout protocol in the README): a recommended product is relevant when the
 customer bought it in the test window; NDCG and MAP are normalised by ``min(relevant, k)``, the best a list of
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METRICS", "catalogue_coverage", "hits_at", "ranking_metrics", "top_k"]
+__all__ = ["METRICS", "SCOPES", "ScopedMetrics", "hits_at", "ranking_metrics", "top_k"]
 
 METRICS = ("recall", "ndcg", "map", "hit_rate")
+SCOPES = ("all", "repeat", "new")
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -82,13 +83,68 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray) -> dict[str, np.nd
     }
 
 
-def catalogue_coverage(top: np.ndarray, n_products: int) -> float:
-    """Share of the catalogue that appears in at least one list.
+class ScopedMetrics:
+    """Per recommender, item scope and k: the mean of each metric over the customers, and catalogue coverage,
+    accumulated over batches of customers.
+
+    Scopes: ``all``; ``repeat``, lists and relevance limited to the products the customer bought before;
+    ``new``, both limited to those they did not. A customer counts in a scope when it holds a relevant product.
+    The hand-computed check is ``tests/fixtures/recommend/README.md``.
+
+    Parameters
+    ----------
+    n_products : int
+    catalogue : int
+        The products that could be recommended (coverage's denominator).
+    recommenders : sequence of str
+    ks : sequence of int
 
     Examples
     --------
-    >>> catalogue_coverage(np.array([[0, 1], [1, -1]]), 4)
-    0.5
+    >>> m = ScopedMetrics(3, 3, ["r"], [2])
+    >>> m.add("r", np.array([[0.9, 0.5, 0.1]]), np.array([[False, False, True]]), np.array([[True, False, False]]))
+    >>> [(scope, metric, round(v, 3)) for _, metric, k, scope, v, n in m.rows() if metric == "recall"]
+    [('all', 'recall', 0.0), ('new', 'recall', 1.0)]
     """
-    shown = np.unique(top[top >= 0])
-    return len(shown) / n_products if n_products else float("nan")
+
+    def __init__(self, n_products, catalogue, recommenders, ks):
+        self.catalogue = catalogue
+        self.ks = tuple(ks)
+        self.sums: dict[tuple, float] = {}
+        self.counts: dict[tuple, int] = {}
+        self.shown = {(name, scope, k): np.zeros(n_products, dtype=bool)
+                      for name in recommenders for scope in SCOPES for k in self.ks}
+
+    def add(self, name: str, scores: np.ndarray, truth: np.ndarray, bought: np.ndarray) -> None:
+        """One batch: ``scores`` of the recommender (-inf: not recommendable), ``truth`` (bought in the test
+        window) and ``bought`` (bought before), all customers x products."""
+        for scope in SCOPES:
+            if scope == "all":
+                scoped, relevant = scores, truth
+            elif scope == "repeat":
+                scoped, relevant = np.where(bought, scores, -np.inf), truth & bought
+            else:
+                scoped, relevant = np.where(bought, -np.inf, scores), truth & ~bought
+            n_relevant = relevant.sum(axis=1)
+            keep = n_relevant > 0
+            if not keep.any():
+                continue
+            top = top_k(scoped[keep], max(self.ks))
+            hits = hits_at(top, relevant[keep])
+            for k in self.ks:
+                key = (name, scope, k)
+                for metric, values in ranking_metrics(hits[:, :k], n_relevant[keep]).items():
+                    self.sums[key + (metric,)] = self.sums.get(key + (metric,), 0.0) + float(values.sum())
+                self.counts[key] = self.counts.get(key, 0) + int(keep.sum())
+                shown = top[:, :k]
+                self.shown[key][shown[shown >= 0]] = True
+
+    def rows(self) -> list[tuple]:
+        """(recommender, metric, k, scope, value, customers) for every scope with customers."""
+        out = []
+        for (name, scope, k), count in self.counts.items():
+            for metric in METRICS:
+                out.append((name, metric, k, scope, self.sums[(name, scope, k, metric)] / count, count))
+            coverage = self.shown[(name, scope, k)].sum() / self.catalogue if self.catalogue else float("nan")
+            out.append((name, "coverage", k, scope, float(coverage), count))
+        return out
