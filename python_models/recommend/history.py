@@ -102,7 +102,9 @@ class PurchaseHistory:
         day = np.asarray(day, dtype=np.int64)
         self._key = customer * len(self.products) + product
         order = np.lexsort((day, self._key))
-        self._key, self._day = self._key[order], day[order]
+        key, day = self._key[order], day[order]
+        first = np.r_[True, (key[1:] != key[:-1]) | (day[1:] != day[:-1])]  # a repeated row is one purchase day
+        self._key, self._day = key[first], day[first]
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, customers=None) -> PurchaseHistory:
