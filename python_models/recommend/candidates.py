@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .als import ImplicitALS
-from .ease import EASE
+from .ease import EASE, gram_matrix, most_bought
 from .history import Interactions, PurchaseHistory
 from .item_knn import ItemKNN, top_per_row
 from .popularity import Popularity
@@ -70,17 +70,22 @@ class Recommenders:
 
 
 def fit_recommenders(history: PurchaseHistory, end: int, settings: RecommendSettings, l2: float,
-                     ease: EASE | None = None, groups: np.ndarray | None = None, log=None) -> Recommenders:
-    """Fit every recommender on the purchases before day ``end`` (``ease``: one already fitted there)."""
+                     ease: EASE | None = None, gram: np.ndarray | None = None, groups: np.ndarray | None = None,
+                     log=None) -> Recommenders:
+    """Fit every recommender on the purchases before day ``end`` (``ease``: one already fitted there, with the
+    Gram matrix ``gram`` it was fitted on)."""
     log = log or (lambda message: None)
     interactions = history.window(end)
     popularity = Popularity(shrinkage=settings.segment_shrinkage).fit(interactions, groups)
     repeat = RepeatPurchases(half_life_days=settings.half_life_days).fit(interactions)
-    item_knn = ItemKNN(min_support=settings.min_support, neighbours=settings.neighbours).fit(interactions)
-    log(f"item k-NN: {item_knn.similarity_.nnz:,} product pairs")
     if ease is None:
-        ease = EASE(l2=l2, max_products=settings.ease_max_products).fit(interactions)
+        gram = gram_matrix(interactions, most_bought(interactions, settings.ease_max_products))
+        ease = EASE(l2=l2, max_products=settings.ease_max_products).fit(interactions, gram=gram)
+    if len(ease.products_) < interactions.shape[1]:
+        gram = None  # X'X of only some products: item k-NN computes its own
     log(f"EASE^R: {len(ease.products_):,} products, l2 = {ease.l2:g}")
+    item_knn = ItemKNN(min_support=settings.min_support, neighbours=settings.neighbours).fit(interactions, gram)
+    log(f"item k-NN: {item_knn.similarity_.nnz:,} product pairs")
     als = ImplicitALS(factors=settings.als_factors, regularization=settings.als_regularization,
                       iterations=settings.als_iterations, random_state=settings.random_state,
                       num_threads=settings.num_threads).fit(interactions)

@@ -116,7 +116,7 @@ def _validate(history, val_start, test_start, settings, rng, notes, log):
         log(f"validation: EASE^R l2 = {l2:g}, NDCG@10 {ndcg:.4f}")
         if ndcg > best_ndcg:
             chosen, best_ndcg, best_model = l2, ndcg, model
-    fitted = fit_recommenders(history, val_start, settings, chosen, ease=best_model, log=log)
+    fitted = fit_recommenders(history, val_start, settings, chosen, ease=best_model, gram=gram, log=log)
     training = _TrainingRows()
     for rows in _batches(_sample(customers, settings.max_train_customers, rng), settings.batch_size(len(seen))):
         batch = CandidateBatch.build(fitted, rows, settings, allowed=seen)

@@ -56,16 +56,19 @@ class ItemKNN(BaseEstimator):
         self.min_support = min_support
         self.neighbours = neighbours
 
-    def fit(self, interactions: Interactions):
+    def fit(self, interactions: Interactions, cooccurrence: np.ndarray | None = None):
+        """Fit; ``cooccurrence``, the whole ``X'X`` when it is at hand (EASE^R's Gram matrix over every product),
+        saves computing it again."""
         bought = interactions.bought
         n_products = bought.shape[1]
         buyers = interactions.buyers().astype(np.float64)
         by_product = bought.T.tocsr()
-        block = max(1, BLOCK_ENTRIES // max(n_products, 1))
+        block = n_products if cooccurrence is not None else max(1, BLOCK_ENTRIES // max(n_products, 1))
         scores, supports = [], []
         for start in range(0, n_products, block):
             stop = min(start + block, n_products)
-            co = (by_product[start:stop] @ bought).toarray()  # customers who bought both
+            # customers who bought both
+            co = cooccurrence.copy() if cooccurrence is not None else (by_product[start:stop] @ bought).toarray()
             co[np.arange(stop - start), np.arange(start, stop)] = 0
             norm = np.sqrt(np.outer(buyers[start:stop], buyers))  # 0 only where a product has no buyer, so co = 0
             score = np.divide(co, norm, out=np.zeros_like(co, dtype=np.float64), where=co >= self.min_support)
