@@ -25,7 +25,7 @@ __all__ = ["FEATURES", "MONOTONE", "SOURCES", "CandidateBatch", "Recommenders", 
 
 # the recommenders in the order a tie between their ranks goes (own products first)
 SOURCES = ("repeat", "item_knn", "ease", "als", "popularity")
-# the recommenders whose scores are dense rows (every product); own products and popularity stay sparse
+# the recommenders that score the catalogue for each customer (own products and popularity are lists)
 DENSE_SOURCES = ("item_knn", "ease", "als")
 
 FEATURES = (
@@ -41,6 +41,8 @@ MONOTONE = tuple(int(name in {"own_days", "repeat_score", "repeat_relative", "it
                               "popularity_recent"}) for name in FEATURES)
 
 NOT_LISTED = np.iinfo(np.int16).max  # the rank of a product outside a recommender's top
+DENSE_ABOVE = 0.05  # item k-NN scores filling more of the batch's matrix than this are handled dense
+SMALL_CATALOGUE = 5000  # up to this many products, dense scores of every product are the fastest way
 
 
 @dataclass
@@ -120,23 +122,27 @@ class CandidateBatch:
               dense: dict[str, np.ndarray] | None = None) -> CandidateBatch:
         """The candidates of the customers at ``rows``.
 
-        ``allowed`` (bool per product) limits them, e.g. to the products seen in training; ``groups`` gives
-        segment popularity to the rows with a group; ``dense`` reuses item k-NN, EASE^R and ALS scores already
-        computed for these rows. Only those three are dense (rows x products); own products and popularity stay
-        sparse.
+        ``allowed`` (bool per product) limits them, e.g. to the products seen in training (only with
+        ``dense``); ``groups`` gives segment popularity to the rows with a group; ``dense`` gives item k-NN, EASE^R
+        and ALS scores already computed for every product (the holdout, which measures them too). Without it, on a
+        catalogue of more than ``SMALL_CATALOGUE`` products, no rows x products matrix over the whole catalogue is
+        made: item k-NN stays sparse, EASE^R covers its own products, ALS's top comes from implicit's top-k.
         """
         rows = np.asarray(rows, dtype=np.int64)
         x = fitted.interactions
         n_products = x.shape[1]
         n = settings.candidates_per_source
-        if dense is None:
+        if dense is None and n_products <= SMALL_CATALOGUE:
             dense = fitted.dense_scores(rows)
-        if allowed is not None:
-            dense = {name: np.where(allowed, score, -np.inf) for name, score in dense.items()}
+        if dense is None:
+            scored = _scored_sources(fitted, rows, n, settings.num_threads)
+        else:
+            scored = {name: _Dense(np.where(allowed, dense[name], -np.inf) if allowed is not None else dense[name])
+                      for name in DENSE_SOURCES}
         own = _Own(fitted, rows)
         keep = own.item_allowed(allowed)
         lists = [_top_sparse(own.row[keep], own.item[keep], own.repeat[keep], n)]
-        lists += [_top_dense(dense[name], n) for name in DENSE_SOURCES]
+        lists += [scored[name].top(n) for name in DENSE_SOURCES]
         group = None
         if groups is not None and fitted.popularity.group_share_ is not None:
             group = np.asarray(groups, dtype=np.int64)[rows]
@@ -172,8 +178,8 @@ class CandidateBatch:
             "is_repeat": found,
         }
         for name in DENSE_SOURCES:
-            score = dense[name][row, item]
-            best = dense[name].max(axis=1)
+            score = scored[name].at(row, item)
+            best = scored[name].best()
             columns[f"{name}_score"] = score
             columns[f"{name}_relative"] = score / np.where(best > 0, best, 1.0)[row]
         features = np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES])
@@ -230,10 +236,14 @@ def _top_sparse(row, item, score, n):
     return row, item, (np.arange(len(row)) - np.searchsorted(row, row)).astype(np.int16)
 
 
-def _top_dense(score: np.ndarray, n: int):
-    """(row, item, rank) of each row's n best finite scores (ties: smaller item)."""
+def _top_of_rows(score: np.ndarray, n: int, columns: np.ndarray | None = None):
+    """(row, item, rank) of each row's n best finite scores (ties: smaller column); ``columns`` maps the
+    matrix's columns to product positions."""
     n = min(n, score.shape[1])
-    top = np.argpartition(-score, n - 1, axis=1)[:, :n] if n < score.shape[1] else \
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16)
+    # argpartition of the scores themselves, not of their negation: half the time on 20k-product rows
+    top = np.argpartition(score, score.shape[1] - n, axis=1)[:, -n:] if n < score.shape[1] else \
         np.broadcast_to(np.arange(score.shape[1]), score.shape).copy()
     chosen = np.take_along_axis(score, top, axis=1)
     order = np.lexsort((top, -chosen), axis=1)
@@ -241,7 +251,102 @@ def _top_dense(score: np.ndarray, n: int):
     finite = np.isfinite(chosen)
     row = np.broadcast_to(np.arange(score.shape[0])[:, None], top.shape)
     rank = np.broadcast_to(np.arange(n, dtype=np.int16), top.shape)
-    return row[finite], top[finite], rank[finite]
+    item = top[finite] if columns is None else columns[top[finite]]
+    return row[finite], item, rank[finite]
+
+
+class _Dense:
+    """A recommender's scores of every product (rows x products)."""
+
+    def __init__(self, score: np.ndarray):
+        self.score = score
+
+    def top(self, n):
+        return _top_of_rows(self.score, n)
+
+    def at(self, row, item):
+        return self.score[row, item]
+
+    def best(self):
+        return self.score.max(axis=1)
+
+
+class _Sparse:
+    """Item k-NN's scores: zero outside the neighbours of the customer's products, so kept sparse."""
+
+    def __init__(self, score):
+        self.score = score.tocsr()
+        self.row = np.repeat(np.arange(self.score.shape[0]), np.diff(self.score.indptr))
+        self.keys = self.row * self.score.shape[1] + self.score.indices
+
+    def top(self, n):
+        return _top_sparse(self.row, self.score.indices.astype(np.int64), self.score.data, n)
+
+    def at(self, row, item):
+        keys = row * self.score.shape[1] + item
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        return np.where(self.keys[at] == keys, self.score.data[at], 0.0) if len(self.keys) else np.zeros(len(keys))
+
+    def best(self):
+        best = np.zeros(self.score.shape[0])
+        filled = np.diff(self.score.indptr) > 0
+        if filled.any():
+            best[filled] = np.maximum.reduceat(self.score.data, self.score.indptr[:-1][filled])
+        return best
+
+
+class _Partial(_Dense):
+    """EASE^R's scores over its own products (the others score 0)."""
+
+    def __init__(self, score: np.ndarray, products: np.ndarray, n_products: int):
+        super().__init__(score)
+        self.products = products
+        self.position = np.full(n_products, -1, dtype=np.int64)
+        self.position[products] = np.arange(len(products))
+
+    def top(self, n):
+        return _top_of_rows(self.score, n, self.products)
+
+    def at(self, row, item):
+        inside = self.position[item] >= 0
+        return np.where(inside, self.score[row, np.maximum(self.position[item], 0)], 0.0)
+
+
+class _Factors:
+    """ALS's scores as factor dot products; the top from implicit's top-k (C++, no rows x products matrix)."""
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, n: int, num_threads: int):
+        from implicit.cpu.topk import topk
+
+        self.users, self.items = users, items
+        self.ids, self.scores = topk(items, users, min(n, len(items)), num_threads=num_threads)
+
+    def top(self, n):
+        ids, scores = self.ids[:, :n], self.scores[:, :n]
+        finite = (ids >= 0) & np.isfinite(scores)
+        row = np.broadcast_to(np.arange(ids.shape[0])[:, None], ids.shape)
+        rank = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int16), ids.shape)
+        return row[finite], ids[finite].astype(np.int64), rank[finite]
+
+    def at(self, row, item):
+        return np.einsum("ij,ij->i", self.users[row], self.items[item])
+
+    def best(self):
+        return self.scores[:, 0] if self.scores.shape[1] else np.zeros(len(self.users))
+
+
+def _scored_sources(fitted: Recommenders, rows: np.ndarray, n: int, num_threads: int) -> dict:
+    x = fitted.interactions
+    bought = x.bought[rows]
+    ease = fitted.ease
+    knn = bought @ fitted.item_knn.similarity_
+    # a small catalogue bought broadly (UCI Online Retail) fills most of the matrix: then dense is the faster
+    knn = _Dense(knn.toarray()) if knn.nnz > DENSE_ABOVE * knn.shape[0] * knn.shape[1] else _Sparse(knn)
+    return {
+        "item_knn": knn,
+        "ease": _Partial(np.asarray(bought[:, ease.products_] @ ease.weights_), ease.products_, x.shape[1]),
+        "als": _Factors(fitted.als.user_factors_[rows], fitted.als.item_factors_, n, num_threads),
+    }
 
 
 def _top_popular(fitted: Recommenders, group: np.ndarray | None, n_rows: int, n: int,

@@ -52,8 +52,8 @@ class RecommendSettings:
     def __post_init__(self):
         if self.exclude_purchased not in ("auto", "always", "never"):
             raise ValueError(f"exclude_purchased must be auto, always or never, got {self.exclude_purchased!r}")
-        if self.k < 1 or self.candidates_per_source < 1:
-            raise ValueError("k and candidates_per_source must be at least 1")
+        if self.k < 1 or not 1 <= self.candidates_per_source <= 1000:
+            raise ValueError("k must be at least 1 and candidates_per_source between 1 and 1000")
         if not self.l2_grid:
             raise ValueError("l2_grid needs at least one value")
 
