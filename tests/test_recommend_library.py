@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from python_models.recommend import item_knn
 from python_models.recommend import (EASE, ItemKNN, PurchaseHistory, RecommendSettings, day_number, recommend,
                                      temporal_holdout)
 
@@ -24,7 +25,9 @@ def test_ease_is_the_closed_form():
     assert np.abs(model.weights_ - expected[np.ix_(model.products_, model.products_)]).max() < 1e-4
 
 
-def test_item_knn_is_the_cosine_of_buyer_sets_with_support_and_neighbours():
+@pytest.mark.parametrize("dense_share", [0.0, 1.0], ids=["dense blocks", "sparse blocks"])
+def test_item_knn_is_the_cosine_of_buyer_sets_with_support_and_neighbours(monkeypatch, dense_share):
+    monkeypatch.setattr(item_knn, "DENSE_SHARE", dense_share)  # both ways of counting co-purchases
     window = random_history(seed=1).window(end=200)
     x = window.bought.toarray()
     support = x.T @ x

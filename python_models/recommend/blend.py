@@ -24,9 +24,9 @@ RRF_K = 60
 class BlendRanker(BaseEstimator):
     """P(the customer buys the candidate in the next window), by gradient-boosted trees on the candidate features.
 
-    Small trees, many customers per leaf and monotone constraints (a higher recommender score can only raise
-    the probability) keep it from fitting the validation window's season: on Online Retail, trees of 31 leaves
-    without constraints scored 0.51 NDCG@10 on the customers they were fitted on and 0.38 on the next season's.
+    Small trees, many candidates per leaf and monotone constraints (a higher recommender score can only raise
+    the probability) keep it from fitting the validation window's customers and season: on Online Retail, larger
+    unconstrained trees ranked the customers they were fitted on far better than the next season's.
 
     Parameters
     ----------

@@ -21,7 +21,7 @@ from .popularity import Popularity
 from .repeat import RepeatPurchases
 from .settings import RecommendSettings
 
-__all__ = ["FEATURES", "MONOTONE", "SOURCES", "CandidateBatch", "Recommenders", "fit_recommenders"]
+__all__ = ["FEATURES", "MONOTONE", "SOURCES", "CandidateBatch", "Recommenders", "fit_recommenders", "scored"]
 
 # the recommenders in the order a tie between their ranks goes (own products first)
 SOURCES = ("repeat", "item_knn", "ease", "als", "popularity")
@@ -124,7 +124,8 @@ class CandidateBatch:
 
         ``allowed`` (bool per product) limits them, e.g. to the products seen in training (only with
         ``dense``); ``groups`` gives segment popularity to the rows with a group; ``dense`` gives item k-NN, EASE^R
-        and ALS scores already computed for every product (the holdout, which measures them too). Without it, on a
+        and ALS scores already computed for every product, -inf where not allowed (the holdout, which measures
+        them too). Without it, on a
         catalogue of more than ``SMALL_CATALOGUE`` products, no rows x products matrix over the whole catalogue is
         made: item k-NN stays sparse, EASE^R covers its own products, ALS's top comes from implicit's top-k.
         """
@@ -137,8 +138,7 @@ class CandidateBatch:
         if dense is None:
             scored = _scored_sources(fitted, rows, n, settings.num_threads)
         else:
-            scored = {name: _Dense(np.where(allowed, dense[name], -np.inf) if allowed is not None else dense[name])
-                      for name in DENSE_SOURCES}
+            scored = {name: _Dense(dense[name]) for name in DENSE_SOURCES}
         own = _Own(fitted, rows)
         keep = own.item_allowed(allowed)
         lists = [_top_sparse(own.row[keep], own.item[keep], own.repeat[keep], n)]
@@ -335,18 +335,22 @@ class _Factors:
         return self.scores[:, 0] if self.scores.shape[1] else np.zeros(len(self.users))
 
 
-def _scored_sources(fitted: Recommenders, rows: np.ndarray, n: int, num_threads: int) -> dict:
-    x = fitted.interactions
-    bought = x.bought[rows]
-    ease = fitted.ease
-    knn = bought @ fitted.item_knn.similarity_
+def scored(model, interactions: Interactions, rows: np.ndarray, n: int, num_threads: int = 1):
+    """An item k-NN, EASE^R or ALS model's scores of the customers at ``rows``, with ``top(n)`` (row, item, rank)
+    found without a rows x catalogue matrix where the model allows (the bench times each model this way)."""
+    if isinstance(model, ImplicitALS):
+        return _Factors(model.user_factors_[rows], model.item_factors_, n, num_threads)
+    bought = interactions.bought[rows]
+    if isinstance(model, EASE):
+        return _Partial(np.asarray(bought[:, model.products_] @ model.weights_), model.products_,
+                        interactions.shape[1])
+    knn = bought @ model.similarity_
     # a small catalogue bought broadly (UCI Online Retail) fills most of the matrix: then dense is the faster
-    knn = _Dense(knn.toarray()) if knn.nnz > DENSE_ABOVE * knn.shape[0] * knn.shape[1] else _Sparse(knn)
-    return {
-        "item_knn": knn,
-        "ease": _Partial(np.asarray(bought[:, ease.products_] @ ease.weights_), ease.products_, x.shape[1]),
-        "als": _Factors(fitted.als.user_factors_[rows], fitted.als.item_factors_, n, num_threads),
-    }
+    return _Dense(knn.toarray()) if knn.nnz > DENSE_ABOVE * knn.shape[0] * knn.shape[1] else _Sparse(knn)
+
+
+def _scored_sources(fitted: Recommenders, rows: np.ndarray, n: int, num_threads: int) -> dict:
+    return {name: scored(getattr(fitted, name), fitted.interactions, rows, n, num_threads) for name in DENSE_SOURCES}
 
 
 def _top_popular(fitted: Recommenders, group: np.ndarray | None, n_rows: int, n: int,

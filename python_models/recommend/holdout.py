@@ -75,9 +75,8 @@ def temporal_holdout(history: PurchaseHistory, test_start: int, end: int, settin
         bought = fitted.interactions.days[rows].toarray() > 0
         repeat_pairs += int((truth & bought).sum())
         total_pairs += int(truth.sum())
-        raw = fitted.scores(rows)
-        batch = CandidateBatch.build(fitted, rows, settings, allowed=seen, dense=raw)
-        scores = {name: np.where(seen, score, -np.inf) for name, score in raw.items()}
+        scores = {name: np.where(seen, score, -np.inf) for name, score in fitted.scores(rows).items()}
+        batch = CandidateBatch.build(fitted, rows, settings, allowed=seen, dense=scores)
         blend = val_ranker.predict_score(batch.features) if val_ranker else rank_fusion(batch.ranks)
         scores["blend"] = np.full(truth.shape, -np.inf, dtype=np.float32)
         scores["blend"][batch.row, batch.item] = blend
@@ -119,7 +118,8 @@ def _validate(history, val_start, test_start, settings, rng, notes, log):
     fitted = fit_recommenders(history, val_start, settings, chosen, ease=best_model, gram=gram, log=log)
     training = _TrainingRows()
     for rows in _batches(_sample(customers, settings.max_train_customers, rng), settings.batch_size(len(seen))):
-        batch = CandidateBatch.build(fitted, rows, settings, allowed=seen)
+        dense = {name: np.where(seen, score, -np.inf) for name, score in fitted.dense_scores(rows).items()}
+        batch = CandidateBatch.build(fitted, rows, settings, allowed=seen, dense=dense)
         training.add(batch, labels[rows].toarray() > 0, np.ones(len(rows), dtype=bool))
     ranker = training.fit(settings)
     if ranker is None:

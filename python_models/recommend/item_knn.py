@@ -16,6 +16,8 @@ __all__ = ["ItemKNN", "top_per_row"]
 
 # Products per block of the co-purchase count X'X: bounds its memory to about block x products entries.
 BLOCK_ENTRIES = 20_000_000
+# a block whose co-purchase counts fill more than this share is handled dense (faster than sorting its entries)
+DENSE_SHARE = 0.1
 
 
 class ItemKNN(BaseEstimator):
@@ -64,28 +66,43 @@ class ItemKNN(BaseEstimator):
         buyers = interactions.buyers().astype(np.float64)
         by_product = bought.T.tocsr()
         block = n_products if cooccurrence is not None else max(1, BLOCK_ENTRIES // max(n_products, 1))
-        scores, supports = [], []
+        parts = []
         for start in range(0, n_products, block):
             stop = min(start + block, n_products)
-            # customers who bought both
-            co = cooccurrence.copy() if cooccurrence is not None else (by_product[start:stop] @ bought).toarray()
-            co[np.arange(stop - start), np.arange(start, stop)] = 0
-            norm = np.sqrt(np.outer(buyers[start:stop], buyers))  # 0 only where a product has no buyer, so co = 0
-            score = np.divide(co, norm, out=np.zeros_like(co, dtype=np.float64), where=co >= self.min_support)
-            # each row's neighbours: the scores at or above its n-th largest (ties kept), then ranked exactly
-            n = min(self.neighbours, n_products)
-            floor = np.partition(score, n_products - n, axis=1)[:, n_products - n] if n else np.inf
-            row, col = np.nonzero((score >= np.maximum(floor, 1e-12)[:, None]) & (score > 0))
-            value = score[row, col]
-            chosen = top_per_row(row, col, value, self.neighbours)
-            row, col = row[chosen], col[chosen]
-            scores.append((row + start, col, value[chosen]))
-            supports.append(co[row, col])
-        row, col, score = (np.concatenate(parts) for parts in zip(*scores)) if scores else ([], [], [])
+            # customers who bought both: dense where most pairs co-occur (a small catalogue), else sparse
+            co = cooccurrence if cooccurrence is not None else by_product[start:stop] @ bought
+            if not sparse.issparse(co) or co.nnz > DENSE_SHARE * co.shape[0] * co.shape[1]:
+                parts.append(self._dense_block(np.asarray(co.toarray() if sparse.issparse(co) else co), start,
+                                               buyers))
+            else:
+                parts.append(self._sparse_block(co.tocoo(), start, buyers))
+        row, col, score, support = (np.concatenate(p) for p in zip(*parts))
         shape = (n_products, n_products)
-        self.similarity_ = sparse.csr_matrix((np.asarray(score, np.float32), (row, col)), shape=shape)
-        self.support_ = sparse.csr_matrix((np.concatenate(supports) if supports else [], (row, col)), shape=shape)
+        self.similarity_ = sparse.csr_matrix((score.astype(np.float32), (row, col)), shape=shape)
+        self.support_ = sparse.csr_matrix((support, (row, col)), shape=shape)
         return self
+
+    def _sparse_block(self, co, start, buyers):
+        keep = (co.data >= self.min_support) & (co.row + start != co.col)
+        row, col, support = co.row[keep] + start, co.col[keep], co.data[keep]
+        score = support / np.sqrt(buyers[row] * buyers[col])
+        chosen = top_per_row(row, col, score, self.neighbours)
+        return row[chosen], col[chosen], score[chosen], support[chosen]
+
+    def _dense_block(self, co, start, buyers):
+        n_rows, n_products = co.shape
+        co = co.astype(np.float64)
+        co[np.arange(n_rows), np.arange(start, start + n_rows)] = 0
+        norm = np.sqrt(np.outer(buyers[start:start + n_rows], buyers))  # 0 only where a product has no buyer
+        score = np.divide(co, norm, out=np.zeros_like(co), where=co >= self.min_support)
+        # each row's neighbours: the scores at or above its n-th largest (ties kept), then ranked exactly
+        n = min(self.neighbours, n_products)
+        floor = np.partition(score, n_products - n, axis=1)[:, n_products - n] if n else np.full(n_rows, np.inf)
+        row, col = np.nonzero((score >= np.maximum(floor, 1e-12)[:, None]) & (score > 0))
+        value = score[row, col]
+        chosen = top_per_row(row, col, value, self.neighbours)
+        row, col = row[chosen], col[chosen]
+        return row + start, col, value[chosen], co[row, col]
 
     def score(self, interactions: Interactions, rows) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)

@@ -44,8 +44,8 @@ class RecommendSettings:
     segment_shrinkage: float = 20.0
     exclude_purchased: str = "auto"
     repeat_share_threshold: float = 0.1
-    max_eval_customers: int = 50_000
-    max_train_customers: int = 20_000
+    max_eval_customers: int = 20_000
+    max_train_customers: int = 5_000
     batch_entries: int = 20_000_000
     random_state: int = 0
 
