@@ -52,7 +52,7 @@ class ImplicitALS(BaseEstimator):
     def fit(self, interactions: Interactions):
         from implicit.cpu.als import AlternatingLeastSquares
 
-        confidence = interactions._with((1.0 + np.log1p(interactions.days.data)).astype(np.float32))
+        confidence = interactions.with_values((1.0 + np.log1p(interactions.days.data)).astype(np.float32))
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
                                             iterations=self.iterations, random_state=self.random_state,

@@ -55,7 +55,7 @@ class Interactions:
     @property
     def bought(self) -> sparse.csr_matrix:
         """1 where the customer bought the product (float32)."""
-        return self._with(np.ones_like(self.days.data))
+        return self.with_values(np.ones_like(self.days.data))
 
     def active_customers(self) -> np.ndarray:
         """Row numbers of the customers with at least one purchase in the window."""
@@ -65,7 +65,8 @@ class Interactions:
         """Customers who bought each product (int64, one per product)."""
         return np.bincount(self.days.indices, minlength=self.shape[1]).astype(np.int64)
 
-    def _with(self, data: np.ndarray) -> sparse.csr_matrix:
+    def with_values(self, data: np.ndarray) -> sparse.csr_matrix:
+        """A matrix of the same pattern with other values (one per stored entry, in csr order)."""
         return sparse.csr_matrix((data, self.days.indices, self.days.indptr), shape=self.shape)
 
 
@@ -163,13 +164,3 @@ class PurchaseHistory:
         pairs = np.unique(self._key[keep])
         rows, cols = np.divmod(pairs, len(self.products))
         return sparse.csr_matrix((np.ones(len(pairs), np.float32), (rows, cols)), shape=self.shape)
-
-    def subset(self, customers: np.ndarray) -> PurchaseHistory:
-        """The history of some customers only (positions, in the order given), e.g. a seeded sample."""
-        customers = np.asarray(customers, dtype=np.int64)
-        position = np.full(len(self.customers), -1, dtype=np.int64)
-        position[customers] = np.arange(len(customers))
-        owner, product = np.divmod(self._key, len(self.products))
-        keep = position[owner] >= 0
-        return PurchaseHistory(self.customers[customers], self.products, position[owner[keep]], product[keep],
-                               self._day[keep])

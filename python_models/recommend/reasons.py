@@ -102,8 +102,8 @@ def reason_text(source: np.ndarray, features: np.ndarray, anchor: np.ndarray, pr
                       "goes with what you buy")
     popular = pc.if_else(pc.is_valid(segment), pc.binary_join_element_wise("popular with ", segment, ""),
                          "a best seller")
-    texts = {"repeat": own, "item_knn": knn, "ease": ease, "als": pa.scalar("customers with tastes like yours buy this"),
-             "popularity": popular}
+    texts = {"repeat": own, "item_knn": knn, "ease": ease,
+             "als": pa.scalar("customers with tastes like yours buy this"), "popularity": popular}
     out = texts["popularity"]
     for i, name in enumerate(SOURCES[:-1]):
         out = pc.if_else(pa.array(source == i), texts[name], out)

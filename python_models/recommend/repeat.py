@@ -46,7 +46,7 @@ class RepeatPurchases(BaseEstimator):
     def own_scores(self, interactions: Interactions):
         """The recency-weighted purchase days as a sparse matrix (zero where never bought)."""
         decay = np.power(np.float32(0.5), interactions.last_age.data / np.float32(self.half_life_days))
-        return interactions._with((interactions.days.data * decay).astype(np.float32))
+        return interactions.with_values((interactions.days.data * decay).astype(np.float32))
 
     def score(self, interactions: Interactions, rows) -> np.ndarray:
         """Float64: in float32 the fill would be lost to rounding, and equal own scores (products bought once on
