@@ -87,9 +87,8 @@ def temporal_holdout(history: PurchaseHistory, test_start: int, end: int, settin
     metrics = _metric_frame(accumulator.rows())
     _log_summary(metrics, log)
 
-    ranker = training.fit(settings) or val_ranker
-    if ranker is None:
-        notes.append("no ranker could be learned (too few labelled candidates): the blend is rank fusion")
+    # today's blend is the one measured here: a ranker (relearned on the test window) only where one was measured
+    ranker = (training.fit(settings) or val_ranker) if val_ranker is not None else None
     return HoldoutResult(metrics, l2, ranker, repeat_pairs / max(total_pairs, 1), notes)
 
 
