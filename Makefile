@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_model_selection.py
 	$(BIN)/python bench/bench_clv.py
+	$(BIN)/python bench/bench_recommend.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

@@ -14,6 +14,7 @@ from .explanations import segment_explanations
 from .privacy import segment_counts_dp
 from .project import DBT_EXECUTABLE, dbt_project
 from .propensity import propensity
+from .recommend import recommendations
 from .segments import segmentation
 from .snapshots import monthly_snapshot, monthly_snapshot_schedule, new_data_files, refresh_warehouse
 from .validity import segment_validity
@@ -21,7 +22,7 @@ from .warehouse import Warehouse
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
-            segment_validity, segment_counts_dp, *CAMPAIGN_ASSETS],
+            segment_validity, segment_counts_dp, recommendations, *CAMPAIGN_ASSETS],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],

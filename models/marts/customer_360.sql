@@ -1,4 +1,5 @@
--- One row per customer with at least one purchase: features, RFM segment and behavioural segment side by side.
+-- One row per customer with at least one purchase: features, RFM segment, behavioural segment and the top 3
+-- recommended products side by side.
 with features as (
 
     select * from {{ ref('customer_features') }}
@@ -14,6 +15,19 @@ rfm as (
 segments as (
 
     select * from {{ ref('stg_ml__customer_segments') }}
+
+),
+
+recommendations as (
+
+    select
+        customer_id,
+        max(case when recommendation_rank = 1 then product_id end) as recommended_product_1,
+        max(case when recommendation_rank = 2 then product_id end) as recommended_product_2,
+        max(case when recommendation_rank = 3 then product_id end) as recommended_product_3
+    from {{ ref('stg_ml__customer_recommendations') }}
+    where recommendation_rank <= 3
+    group by customer_id
 
 ),
 
@@ -51,10 +65,14 @@ customer_360 as (
         features.distinct_categories,
         features.age_band,
         features.region,
-        features.gender
+        features.gender,
+        recommendations.recommended_product_1,
+        recommendations.recommended_product_2,
+        recommendations.recommended_product_3
     from features
     inner join rfm on rfm.customer_id = features.customer_id
     left join segments on segments.customer_id = features.customer_id
+    left join recommendations on recommendations.customer_id = features.customer_id
 
 )
 
