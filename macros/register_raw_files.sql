@@ -193,7 +193,9 @@
     {% for column in columns %}
         {% set source_column = renames.get(column, column) %}
         {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as varchar)' %}
-        {% if source_column in file_columns and column in formats %}
+        {% if source_column in file_columns and column in var('pii_columns').get(entity, []) %}
+            {% do selects.append(segments.pii_hash(text) ~ ' as ' ~ column) %}
+        {% elif source_column in file_columns and column in formats %}
             {# Reformat to ISO; a value the format cannot read stays as it was, so staging quarantines it. #}
             {% do selects.append('coalesce(' ~ segments.iso_text(segments.strptime_sql(text, formats[column]), formats[column])
                 ~ ', ' ~ text ~ ') as ' ~ column) %}
@@ -224,3 +226,31 @@
         strftime({{ parsed }}, '%Y-%m-%d %H:%M:%S')
     {%- endif -%}
 {%- endmacro %}
+
+{#- A personal value (e-mail, phone, name) as it may enter the warehouse: sha256 (hex) of the salt and the trimmed,
+    lower-cased value. The salt is a DuckDB session variable that only the model reading it sets
+    (stg_shop__customers' pre-hook, from SEGMENTS_PII_SALT): the view stores no salt, and anyone else who queries
+    it gets NULL. The clear value never reaches a table, and a view shows it to nobody. -#}
+{% macro pii_hash(text) %}
+    {{ return(adapter.dispatch('pii_hash', 'segments')(text)) }}
+{% endmacro %}
+
+{% macro duckdb__pii_hash(text) %}
+    {{ return("case when getvariable('pii_salt') is not null and nullif(trim(" ~ text ~ "), '') is not null "
+              ~ "then sha256(getvariable('pii_salt') || lower(trim(" ~ text ~ "))) end") }}
+{% endmacro %}
+
+{#- Engines without session variables drop personal columns. -#}
+{% macro default__pii_hash(text) %}
+    {{ return('cast(null as varchar)') }}
+{% endmacro %}
+
+{#- The pre-hook of the model that reads personal columns. Without a salt they are dropped: an unsalted hash of
+    an e-mail address is reversed by hashing candidate addresses. -#}
+{% macro set_pii_salt() %}
+    {%- set salt = env_var('SEGMENTS_PII_SALT', '') -%}
+    {%- if salt == '' -%}
+        {{ return("set variable pii_salt = null") }}
+    {%- endif -%}
+    {{ return("set variable pii_salt = " ~ segments.sql_string(salt)) }}
+{% endmacro %}
