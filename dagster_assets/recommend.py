@@ -16,6 +16,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Material
 from python_models.recommend import PurchaseHistory, RecommendSettings, day_number, recommend, with_targets
 from python_models.recommend.pipeline import RECOMMENDATION_SCHEMA
 
+from .skips import skipped
 from .warehouse import Warehouse
 
 GROUP = "recommendations"
@@ -76,10 +77,11 @@ def recommendations(context: AssetExecutionContext, config: RecommendationConfig
     purchases = warehouse.read_frame(HISTORY_SQL, categorical=["customer_id", "product_id"])
     if purchases.empty:
         reason = ("no purchase line with a product id (transactions.product_id is missing or empty): no "
-                  "recommendations, the tables are written empty")
-        context.log.warning(f"recommendations skipped: {reason}")
-        yield from _write(warehouse, RECOMMENDATION_SCHEMA.empty_table(), METRICS_SCHEMA.empty_table(),
-                          {"skipped": MetadataValue.text(reason)})
+                  "recommendations, the table is written empty")
+        yield skipped(context, "customer_recommendations", reason,
+                      **warehouse.write_table("customer_recommendations", RECOMMENDATION_SCHEMA.empty_table()))
+        yield skipped(context, "recommendation_metrics", reason,
+                      **warehouse.write_table("recommendation_metrics", METRICS_SCHEMA.empty_table()))
         return
 
     segments = _segments(warehouse)
@@ -112,9 +114,14 @@ def recommendations(context: AssetExecutionContext, config: RecommendationConfig
         # CPU seconds of the process: what the step costs whatever else shares the machine
         "cpu_seconds": MetadataValue.float(round(time.process_time() - cpu_started, 1)),
     }
+    yield MaterializeResult(asset_key=AssetKey("customer_recommendations"), metadata={
+        **warehouse.write_table("customer_recommendations", run.recommendations), **metadata})
+    written = warehouse.write_table("recommendation_metrics", metrics)
     if metrics.num_rows:
-        metadata["ndcg_at_10"] = MetadataValue.md(_ndcg_table(metrics.to_pandas()))
-    yield from _write(warehouse, run.recommendations, metrics, metadata)
+        yield MaterializeResult(asset_key=AssetKey("recommendation_metrics"), metadata={
+            **written, **metadata, "ndcg_at_10": MetadataValue.md(_ndcg_table(metrics.to_pandas()))})
+    else:  # no holdout (too short a history) or nobody bought in both windows: the notes say which
+        yield skipped(context, "recommendation_metrics", "; ".join(notes) or "no holdout", **written, **metadata)
 
 
 def _segments(warehouse: Warehouse) -> pd.DataFrame:
@@ -134,14 +141,6 @@ def _groups(history: PurchaseHistory, segments: pd.DataFrame):
     code = pd.Series(np.searchsorted(ids, segments["segment_id"]), index=segments["customer_id"].to_numpy())
     groups = code.reindex(history.customers).fillna(-1).to_numpy(np.int64)
     return groups, names.to_numpy(dtype=object)
-
-
-def _write(warehouse: Warehouse, recommendations: pa.Table, metrics: pa.Table, metadata: dict):
-    yield MaterializeResult(asset_key=AssetKey("customer_recommendations"),
-                            metadata={**warehouse.write_table("customer_recommendations", recommendations),
-                                      **metadata})
-    yield MaterializeResult(asset_key=AssetKey("recommendation_metrics"),
-                            metadata={**warehouse.write_table("recommendation_metrics", metrics), **metadata})
 
 
 def _ndcg_table(metrics: pd.DataFrame) -> str:

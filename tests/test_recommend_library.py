@@ -93,3 +93,9 @@ def test_history_windows_count_days_and_ages_from_the_cutoff():
     assert window.days.toarray().tolist() == [[2, 1], [0, 0]]
     assert window.first_age.toarray()[0].tolist() == [30, 21] and window.last_age.toarray()[0].tolist() == [21, 21]
     assert window.purchase_days.tolist() == [2, 0]
+
+
+def test_a_window_before_the_first_purchase_is_empty():
+    history = PurchaseHistory(["a"], ["x"], [0], [0], [10])
+    window = history.window(end=5)
+    assert window.days.nnz == 0 and window.purchase_days.tolist() == [0]

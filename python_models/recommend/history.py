@@ -144,7 +144,7 @@ class PurchaseHistory:
         keep = self._day < end
         key, day = self._key[keep], self._day[keep]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
-        stops = np.r_[starts[1:], len(key)]
+        stops = np.r_[starts[1:], len(key)] if len(key) else starts  # a window before the first purchase: empty
         pairs = key[starts]
         rows, cols = np.divmod(pairs, len(self.products))
         indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(self.customers)))]
