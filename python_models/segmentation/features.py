@@ -689,6 +689,35 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
             return np.zeros(Z.shape[0])
         return np.abs(Z[:, cols]).max(axis=1)
 
+    def onehot_groups(self):
+        """The output columns of each categorical input column, in the order of ``categorical_columns_``.
+
+        A deep model embeds a categorical column instead of reading its
+        one-hot indicators (:class:`python_models.deep.CustomerAutoencoder`).
+
+        Returns
+        -------
+        list of (str, ndarray of int)
+            ``(column, output column indices)``, one entry per categorical
+            column (none for array input).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_count": [1, 5, 2],
+        ...                    "region": ["north", "south", "north"]})
+        >>> [(c, idx.tolist()) for c, idx in CustomerFeatureTransformer().fit(df).onehot_groups()]
+        [('region', [1, 2])]
+        """
+        check_is_fitted(self, "weight_")
+        groups, start = [], self._n_numeric
+        for column, levels, infrequent in zip(
+            self.categorical_columns_, getattr(self, "categories_", []), getattr(self, "_has_infrequent", [])
+        ):
+            width = len(levels) + int(infrequent)
+            groups.append((column, np.sort(self._position[start:start + width])))
+            start += width
+        return groups
+
     def get_feature_names_out(self, input_features=None):
         """Output feature names, ``"<block>__<column>"``.
 
