@@ -312,6 +312,27 @@ class CustomerAutoencoder(TransformerMixin, BaseEstimator):
                 out[start:start + _CHUNK_ROWS] = to_numpy(self.encode_tensor(block))
         return out
 
+    def reconstruct(self, X):
+        """``X`` with its numeric columns replaced by their reconstruction (categorical columns unchanged).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        out = X.copy()
+        with seeded(self.random_state, self.n_threads), torch.no_grad():
+            for start in range(0, X.shape[0], _CHUNK_ROWS):
+                numeric, codes = self._inputs(to_tensor(X[start:start + _CHUNK_ROWS], torch.device("cpu")))
+                reconstructed, _ = self.network_.decode(self.network_.encode(numeric, codes))
+                out[start:start + _CHUNK_ROWS, self.numeric_columns_] = to_numpy(reconstructed) * self.numeric_scale_
+        return out
+
     def reconstruction_errors(self, X):
         """Each row's segmentation-weighted reconstruction loss (how badly the embedding describes it)."""
         check_is_fitted(self, "network_")

@@ -1,0 +1,77 @@
+"""Deep-model assets beside the segmentation: the anomaly review list, and synthetic customers.
+
+The autoencoder embedding and the deep clustering candidates are part of the segmentation step itself
+(`customer_embeddings`, `segment_assignments`, see segments.py); these assets read the model that step saved.
+"""
+
+import joblib
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
+
+from python_models.deep.anomalies import DETECTORS, review_anomalies, shared_basket_counts
+
+from .history import Snapshot, SavedModel
+from .warehouse import Warehouse
+
+UPSTREAM = ["customer_segments", "customer_features", "int_customer_items"]
+
+#: Fewer customers than this and no one is called anomalous: the shop has no bulk to stand out from.
+MIN_CUSTOMERS = 50
+
+
+class AnomalyConfig(Config):
+    """The review list: how many customers it flags and which detector scores them."""
+
+    flag_share: float = 0.02  # the top 2% of scores are flagged for review
+    detector: str = "auto"  # "auto": the better on anomalies planted into the shop; or isolation_forest, autoencoder
+    planted_share: float = 0.02  # anomalies planted into a copy of the shop's customers to judge the detectors
+    random_state: int = 0
+
+
+def current_model(warehouse: Warehouse, features) -> tuple[str, SavedModel]:
+    """The model version of customer_segments and the model it saved, checked against the current features."""
+    segments = warehouse.read_frame("select customer_id, model_version from customer_segments order by customer_id")
+    if not features["customer_id"].equals(segments["customer_id"]):
+        raise ValueError("customer_segments is not from the current customer_features: materialize it again")
+    version = segments["model_version"].iloc[0]
+    return version, joblib.load(warehouse.artifact_path(version))
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("customer_anomalies", deps=UPSTREAM, group_name="anomalies",
+                  description="One row per customer: anomaly score, percentile, flagged for review (top 2%), the "
+                              "detector and the three features that contribute most."),
+        AssetSpec("anomaly_metrics", deps=UPSTREAM, group_name="anomalies",
+                  description="One row per detector (autoencoder, isolation_forest): AUROC and recall at the flag "
+                              "rate on anomalies planted into the shop's customers, and which one scores the list."),
+    ]
+)
+def anomalies(context: AssetExecutionContext, config: AnomalyConfig, warehouse: Warehouse):
+    if config.detector not in ("auto", *DETECTORS):
+        raise ValueError(f"detector must be 'auto' or one of {DETECTORS}, got {config.detector!r}")
+    if not 0 < config.flag_share < 1:
+        raise ValueError(f"flag_share must be between 0 and 1, got {config.flag_share}")
+    snapshot = Snapshot.read(warehouse)
+    features = snapshot.features
+    if len(features) < MIN_CUSTOMERS:
+        reason = f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: no bulk for anyone to stand out from"
+        context.log.warning(f"customer_anomalies: skipped, {reason}")
+        for name in ("customer_anomalies", "anomaly_metrics"):
+            yield MaterializeResult(asset_key=AssetKey(name), metadata={"skipped": MetadataValue.text(reason)})
+        return
+    version, model = current_model(warehouse, features)
+    frame = model.scorer.model_frame(features, snapshot.purchases)
+    shared = shared_basket_counts(snapshot.purchases, len(features))
+    review = review_anomalies(frame, shared, model.scorer.transformer, flag_share=config.flag_share,
+                              detector=config.detector, planted_share=config.planted_share,
+                              random_state=config.random_state, log=context.log.info)
+    for row in review.metrics.itertuples():
+        context.log.info(f"{row.detector}: {row.note}")
+    customers = review.customers.assign(flag_share=config.flag_share, model_version=version, as_of=snapshot.as_of)
+    metrics = review.metrics.assign(snapshot_date=snapshot.as_of, run_id=context.run_id)
+    yield MaterializeResult(asset_key=AssetKey("customer_anomalies"), metadata={
+        **warehouse.write_table("customer_anomalies", customers),
+        "detector": MetadataValue.text(review.detector),
+        "flagged": MetadataValue.int(int(customers["flagged"].sum()))})
+    yield MaterializeResult(asset_key=AssetKey("anomaly_metrics"),
+                            metadata=warehouse.write_table("anomaly_metrics", metrics))
