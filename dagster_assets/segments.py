@@ -38,7 +38,7 @@ class SegmentationConfig(Config):
     # "adversarial": inputs moved by autoencoder_epsilon standardised units, so small changes move customers less)
     embedding_dim: int = 8
     autoencoder_training: str = "plain"
-    autoencoder_epsilon: float = 0.1
+    autoencoder_epsilon: float = 0.25
     # at most this share of customers is set aside as extreme (never defines a segment; flagged is_outlier)
     max_outlier_share: float = 0.02
     # a segment keeps its id when its centre moved less than this multiple of the typical spacing of centres

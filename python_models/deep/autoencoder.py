@@ -113,8 +113,9 @@ class CustomerAutoencoder(TransformerMixin, BaseEstimator):
         Weight of every column in the segmentation's distance (``None``: 1 for all).
     training : {"plain", "noise", "adversarial"}, default="plain"
         See above.
-    epsilon : float, default=0.1
-        Size of the training noise or perturbation, in standardised units.
+    epsilon : float, default=0.25
+        Size of the training noise or perturbation, in standardised units (the size of the perturbation the
+        segmentation's robustness figure measures).
     max_epochs : int, default=200
     patience : int, default=5
     validation_share : float, default=0.1
@@ -151,7 +152,7 @@ class CustomerAutoencoder(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, latent_dim=8, hidden_dim=32, embedding_dim=3, categorical_groups=None, column_weights=None,
-                 training="plain", epsilon=0.1, max_epochs=200, patience=5, validation_share=0.1,
+                 training="plain", epsilon=0.25, max_epochs=200, patience=5, validation_share=0.1,
                  batch_size=None, learning_rate=1e-2, max_fit_rows=200_000, random_state=0, device="auto",
                  n_threads=DEFAULT_THREADS):
         self.latent_dim = latent_dim

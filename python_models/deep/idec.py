@@ -5,7 +5,15 @@ Student-t kernel of the distance, as in DEC); a sharper *target* ``p`` (``q`` sq
 soft size, renormalised) is computed over all rows before each epoch, and the encoder and the centres are trained
 to bring ``q`` towards ``p`` (KL divergence, weight ``gamma``) while the autoencoder's reconstruction loss is kept,
 so that the embedding cannot collapse to make the clusters look tight (DEC without the reconstruction term can).
-Training stops when fewer than ``tol`` of the rows change cluster between two targets.
+Training stops when fewer than ``tol`` of the rows change cluster between two targets, after at least
+``min_epochs`` (on these customers the labels settle within one or two epochs, before the target has done
+anything).
+
+With an autoencoder trained with noise or adversarially (``CustomerAutoencoder.training``), the clustering loss
+is also taken on perturbed customers: Gaussian noise, or the gradient-sign (FGSM) step of size ``epsilon`` in
+standardised units that moves the soft assignment away from the target most. The assignment then learns to stay
+put under small changes of a customer's features; training the reconstruction alone against such changes does not
+move the boundaries between segments, which is where customers flip.
 """
 
 from __future__ import annotations
@@ -60,8 +68,9 @@ class IdecResult:
         self.changed_share = changed_share  # share of rows that changed cluster at the last target update
 
 
-def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15, tol=0.001, learning_rate=1e-3,
-                batch_size=None, random_state=0, n_threads=None) -> IdecResult:
+def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15, min_epochs=5, tol=0.001,
+                learning_rate=1e-3,
+                batch_size=None, random_state=0, n_threads=None, training=None, epsilon=None) -> IdecResult:
     """Refine K-Means centres of an autoencoder's embedding, and the encoder, by IDEC.
 
     Parameters
@@ -76,14 +85,18 @@ def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15,
         Weight of the clustering loss against the reconstruction loss (the IDEC paper's value).
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
-    max_epochs : int, default=15
+    max_epochs, min_epochs : int, default=15, 5
     tol : float, default=0.001
-        Stop when fewer than this share of rows changed cluster between two target updates.
+        Stop when fewer than this share of rows changed cluster between two target updates (from ``min_epochs``).
     learning_rate : float, default=1e-3
     batch_size : int or None, default=None
     random_state : int, default=0
     n_threads : int or None
         Torch threads (``None``: the autoencoder's).
+    training : {"plain", "noise", "adversarial"} or None
+        Perturbation of the clustering loss (``None``: the autoencoder's training mode).
+    epsilon : float or None
+        Its size in standardised units (``None``: the autoencoder's).
 
     Returns
     -------
@@ -103,6 +116,8 @@ def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15,
     """
     ae = copy.deepcopy(autoencoder)
     threads = ae.n_threads if n_threads is None else n_threads
+    training = ae.training if training is None else training
+    epsilon = ae.epsilon if epsilon is None else epsilon
     with seeded(random_state, threads):
         generator = torch.Generator().manual_seed(int(random_state))
         numeric, codes = ae._inputs(to_tensor(X, torch.device("cpu")))
@@ -116,17 +131,28 @@ def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15,
             labels = q.argmax(dim=1)
             if state["labels"] is not None:
                 state["changed"] = float((labels != state["labels"]).float().mean())
-                if state["changed"] < tol:
+                if state["changed"] < tol and epoch > min_epochs:
                     return True
             state["target"], state["labels"] = _target(q), labels
             return False
 
+        def kl_to_target(num, idx):
+            q = student_t_assignment(ae.network_.encode(num, codes[idx]), model.centers, alpha)
+            p = state["target"][idx]
+            return (p * (torch.log(p.clamp_min(1e-12)) - torch.log(q.clamp_min(1e-12)))).sum(dim=1).mean()
+
         def batch_loss(idx):
             z = ae.network_.encode(numeric[idx], codes[idx])
             reconstructed, logits = ae.network_.decode(z)
-            q = student_t_assignment(z, model.centers, alpha)
-            p = state["target"][idx]
-            kl = (p * (torch.log(p.clamp_min(1e-12)) - torch.log(q.clamp_min(1e-12)))).sum(dim=1).mean()
+            kl = kl_to_target(numeric[idx], idx)
+            if model.training and training != "plain":
+                if training == "noise":
+                    moved = numeric[idx] + epsilon * torch.randn(numeric[idx].shape, generator=generator)
+                else:
+                    probe = numeric[idx].detach().clone().requires_grad_(True)
+                    (grad,) = torch.autograd.grad(kl_to_target(probe, idx), probe)
+                    moved = numeric[idx] + epsilon * grad.sign()
+                kl = 0.5 * kl + 0.5 * kl_to_target(moved, idx)
             return ae.reconstruction_loss(numeric[idx], codes[idx], reconstructed, logits) + gamma * kl
 
         log = train(model, batch_loss, rows, rows[:0], generator=generator, max_epochs=max_epochs,

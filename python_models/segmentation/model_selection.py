@@ -82,10 +82,12 @@ METRIC_COLUMNS = [
     "smallest_share",
     "chosen",
     "representation",
+    "noise_flip_rate",
+    "adversarial_flip_rate",
 ]
 
 # Stream ids of the seed tree (see ``ModelSelector._seed``).
-_EVAL, _FIT, _STABILITY, _MODEL = 0, 1, 2, 3
+_EVAL, _FIT, _STABILITY, _MODEL, _ROBUSTNESS = 0, 1, 2, 3, 4
 # Model stream ids of the embedding candidates (0-3: the feature-space algorithms, in ALGORITHMS order).
 _AE_KMEANS, _IDEC = 4, 5
 
@@ -704,6 +706,13 @@ class ModelSelector(
         Further :func:`python_models.deep.idec_refine` settings.
     forced_algorithm : str or None, default=None
         Choose among this algorithm's candidates only.
+    robustness_epsilon : float, default=0.25
+        Size, in standardised units, of the perturbations of the robustness
+        figures (0: not measured).
+    perturbation_scale : array-like of shape (n_features,) or None
+        Units of ``X`` per standardised unit of each column (the
+        transformer's weights; 0 for columns not to perturb, e.g. one-hot
+        indicators). ``None``: 1 for every column.
 
     Attributes
     ----------
@@ -725,9 +734,12 @@ class ModelSelector(
         count 0), ``davies_bouldin``, ``calinski_harabasz`` (evaluation
         sample, noise left out),
         ``stability`` (NaN when it could not be measured), ``n_noise`` and
-        ``noise_share`` (evaluation sample), ``chosen`` and
+        ``noise_share`` (evaluation sample), ``chosen``,
         ``representation`` (``features``, ``autoencoder`` or ``idec``: what
-        the candidate clusters).
+        the candidate clusters), ``noise_flip_rate`` and
+        ``adversarial_flip_rate`` (share of the evaluation rows whose segment
+        changes under Gaussian noise or a gradient-sign step of size
+        ``robustness_epsilon``, see :mod:`python_models.deep.robustness`).
     chosen_index_ : int
         Row of ``metrics_`` that was chosen.
     method_rules_ : dict
@@ -764,7 +776,7 @@ class ModelSelector(
     >>> sel.metrics_.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['algorithm', 'k', 'min_cluster_size', 'silhouette', 'davies_bouldin',
      'calinski_harabasz', 'stability', 'n_noise', 'noise_share', 'smallest_share',
-     'chosen', 'representation']
+     'chosen', 'representation', 'noise_flip_rate', 'adversarial_flip_rate']
     >>> best = sel.metrics_.loc[sel.chosen_index_]
     >>> str(best["algorithm"]), int(best["k"]), bool(best["stability"] >= 0.8)
     ('kmeans', 4, True)
@@ -798,6 +810,8 @@ class ModelSelector(
         idec_max_fit_rows=50_000,
         idec_params=None,
         forced_algorithm=None,
+        robustness_epsilon=0.25,
+        perturbation_scale=None,
     ):
         self.algorithms = algorithms
         self.k_range = k_range
@@ -823,6 +837,8 @@ class ModelSelector(
         self.idec_max_fit_rows = idec_max_fit_rows
         self.idec_params = idec_params
         self.forced_algorithm = forced_algorithm
+        self.robustness_epsilon = robustness_epsilon
+        self.perturbation_scale = perturbation_scale
 
     # ------------------------------------------------------------------
     # parameters
@@ -1151,6 +1167,7 @@ class ModelSelector(
             metrics = self._add_idec(X, Xe, base, metrics, candidates, fit_rows["idec"], caps["idec"],
                                      resamples, embedding_refits)
         metrics["representation"] = metrics["algorithm"].map(REPRESENTATIONS)
+        self._robustness(Xe, base, metrics, candidates)
         chosen = self._choose(metrics, self.forced_algorithm, self.preferred)
         metrics["chosen"] = metrics.index == chosen
         self.metrics_ = metrics[METRIC_COLUMNS].reset_index(drop=True)
@@ -1166,6 +1183,23 @@ class ModelSelector(
         self._set_final(X, rule)
         self._set_methods(X, metrics, candidates, algs)
         del self._embedding
+
+    def _robustness(self, Xe, base, metrics, candidates):
+        """Noise and adversarial flip rates of every candidate on the evaluation rows (see
+        :func:`python_models.deep.robustness.flip_rates`); NaN when ``robustness_epsilon`` is 0."""
+        metrics["noise_flip_rate"] = np.nan
+        metrics["adversarial_flip_rate"] = np.nan
+        if not self.robustness_epsilon:
+            return
+        from ..deep.robustness import flip_rates
+
+        scale = (np.ones(Xe.shape[1]) if self.perturbation_scale is None
+                 else np.asarray(self.perturbation_scale, dtype=np.float64))
+        seed = self._seed(base, _ROBUSTNESS)
+        for j, (_, _, rule, _, _) in enumerate(candidates):
+            if rule is not None and rule.n_components:
+                metrics.loc[j, ["noise_flip_rate", "adversarial_flip_rate"]] = flip_rates(
+                    rule, Xe, scale, self.robustness_epsilon, seed)
 
     def _apply(self, rule, X, Z=None):
         """Labels of ``X`` by ``rule``; an embedding rule of the selector's own autoencoder reuses ``Z``."""

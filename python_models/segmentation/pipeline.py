@@ -365,6 +365,7 @@ def segment_customers(
             **(model_params or {}),
             "autoencoder": fitted_autoencoder,
             "forced_algorithm": forced_algorithm,
+            "perturbation_scale": perturbation_scale(transformer),
             "algorithms": algorithms,
             "k_range": k_range,
             "random_state": random_state,
@@ -398,6 +399,15 @@ def segment_customers(
         autoencoder=fitted_autoencoder,
         autoencoder_reused=reused,
     )
+
+
+def perturbation_scale(transformer):
+    """Units of the transformed matrix per standardised unit of each column: the transformer's weight, 0 for the
+    one-hot indicators (a categorical level is not perturbed a little)."""
+    scale = transformer.weight_.copy()
+    for _, idx in transformer.onehot_groups():
+        scale[idx] = 0.0
+    return scale
 
 
 def _fit_autoencoder(template, transformer, X, random_state, store, log):
