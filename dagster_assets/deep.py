@@ -8,6 +8,7 @@ import joblib
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
 from python_models.deep.anomalies import DETECTORS, review_anomalies, shared_basket_counts
+from python_models.deep.synthetic import generate_synthetic, synthetic_quality
 
 from .history import Snapshot, SavedModel
 from .warehouse import Warehouse
@@ -75,3 +76,50 @@ def anomalies(context: AssetExecutionContext, config: AnomalyConfig, warehouse: 
         "flagged": MetadataValue.int(int(customers["flagged"].sum()))})
     yield MaterializeResult(asset_key=AssetKey("anomaly_metrics"),
                             metadata=warehouse.write_table("anomaly_metrics", metrics))
+
+
+class SyntheticConfig(Config):
+    """Synthetic customers: how many, and the real customers held out to test them on."""
+
+    n_customers: int = 10_000  # at most this many (never more than the shop has)
+    test_share: float = 0.3  # real customers the generator never sees: train-on-synthetic is tested on them
+    random_state: int = 0
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("synthetic_customers", deps=UPSTREAM, group_name="synthetic",
+                  description="Synthetic customers drawn from a variational autoencoder of the customers' "
+                              "features and segments, none closer to a real customer than real customers are to "
+                              "each other (1st percentile): for sharing and testing without real rows."),
+        AssetSpec("synthetic_quality", deps=UPSTREAM, group_name="synthetic",
+                  description="One row per measure: train-on-synthetic/test-on-real segment accuracy against "
+                              "train-on-real, and distances from synthetic rows to their closest real record."),
+    ]
+)
+def synthetic(context: AssetExecutionContext, config: SyntheticConfig, warehouse: Warehouse):
+    snapshot = Snapshot.read(warehouse)
+    features = snapshot.features
+    if len(features) < MIN_CUSTOMERS:
+        reason = f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: too few to learn from and to hide among"
+        context.log.warning(f"synthetic_customers: skipped, {reason}")
+        for name in ("synthetic_customers", "synthetic_quality"):
+            yield MaterializeResult(asset_key=AssetKey(name), metadata={"skipped": MetadataValue.text(reason)})
+        return
+    version, model = current_model(warehouse, features)
+    frame = model.scorer.model_frame(features, snapshot.purchases)
+    segments = warehouse.read_frame("select segment_id from customer_segments order by customer_id")["segment_id"]
+    made = generate_synthetic(frame, segments.to_numpy(), model.scorer.transformer,
+                              min(config.n_customers, len(features)), test_share=config.test_share,
+                              random_state=config.random_state, log=context.log.info)
+    quality = synthetic_quality(frame, segments.to_numpy(), model.scorer.transformer, made,
+                                random_state=config.random_state)
+    for row in quality.itertuples():
+        context.log.info(f"{row.measure}: {row.value:.4g} ({row.description})")
+    rows = made.rows.rename(columns={"customer_id": "synthetic_id"}).assign(
+        distance_to_closest_real=made.distance_to_closest_real, model_version=version)
+    rows = rows.drop(columns=[c for c in rows.columns if str(c).startswith("taste_")])
+    yield MaterializeResult(asset_key=AssetKey("synthetic_customers"),
+                            metadata=warehouse.write_table("synthetic_customers", rows))
+    yield MaterializeResult(asset_key=AssetKey("synthetic_quality"), metadata=warehouse.write_table(
+        "synthetic_quality", quality.assign(snapshot_date=snapshot.as_of, model_version=version)))

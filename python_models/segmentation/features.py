@@ -681,6 +681,36 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         """
         return self._robust_z(X)
 
+    def inverse_standardised(self, Z):
+        """The numeric input columns, in their own units, of rows given in :meth:`standardised` units.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_features_out)
+
+        Returns
+        -------
+        DataFrame
+            One column per numeric input column (``numeric_columns_``).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_count": [1.0, 5.0, 40.0],
+        ...                    "region": ["n", "s", "n"]})
+        >>> t = CustomerFeatureTransformer().fit(df)
+        >>> t.inverse_standardised(t.standardised(df))["order_count"].round(6).tolist()
+        [1.0, 5.0, 40.0]
+        """
+        check_is_fitted(self, "weight_")
+        pos = self._position[: self._n_numeric]
+        num = np.asarray(Z, dtype=np.float64)[:, pos] * self.scale_[pos] + self.mean_[pos]
+        idx = self._skew_idx
+        if idx.size and self.skew_transform == "log":
+            num[:, idx] = np.sign(num[:, idx]) * np.expm1(np.abs(num[:, idx]))
+        elif idx.size and self.skew_transform == "yeo-johnson":
+            num[:, idx] = self.power_transformer_.inverse_transform(num[:, idx]) * self._yj_scale
+        return pd.DataFrame(num, columns=self.numeric_columns_)
+
     def outlier_scores(self, X):
         """How far each row lies beyond the bulk of the training rows.
 
