@@ -81,9 +81,11 @@ def anomaly_representation(transformer, frame: pd.DataFrame, shared: np.ndarray)
     The behaviour block's informative columns come from the segmentation's transformer (skew-corrected,
     robust-scaled, *not* clipped); taste and the category, channel and demographic columns are left out: many
     ordinary customers are rare there, which would drown the abusers. Added, in fixed units (their robust spread
-    is about 0, so robust units would make two orders on one day look like fraud): ``orders_per_purchase_day``,
-    ``TRACE_UNITS`` per e-fold of orders over purchase days (a burst of orders on one day), and
-    ``shared_basket_customers``, ``TRACE_UNITS`` per e-fold of other accounts with exactly the same basket.
+    is about 0, so robust units would make two orders on one day look like fraud), ``TRACE_UNITS`` per e-fold:
+    ``orders_per_purchase_day`` (orders over purchase days: a burst of orders on one day),
+    ``returned_products`` (return rate times distinct products: many returns, where a return rate alone cannot
+    tell a serial returner from a customer who returned their only item) and ``shared_basket_customers`` (other
+    accounts with exactly the same basket).
     """
     Z = transformer.standardised(frame)
     names = np.asarray([str(n).split("__", 1)[1] for n in transformer.get_feature_names_out()], dtype=object)
@@ -95,6 +97,11 @@ def anomaly_representation(transformer, frame: pd.DataFrame, shared: np.ndarray)
                  / (np.maximum(frame["frequency"].to_numpy(float), 0.0) + 1.0))
         columns.append(TRACE_UNITS * np.log(np.maximum(ratio, 1.0)))
         out_names.append("orders_per_purchase_day")
+    if {"return_rate", "distinct_products"} <= set(frame.columns):
+        returned = (np.clip(frame["return_rate"].to_numpy(float), 0.0, 1.0)
+                    * np.maximum(frame["distinct_products"].to_numpy(float), 0.0))
+        columns.append(TRACE_UNITS * np.log1p(returned))
+        out_names.append("returned_products")
     columns.append(TRACE_UNITS * np.log1p(shared))
     return np.column_stack(columns), out_names + [SHARED_BASKET]
 
