@@ -36,7 +36,7 @@ class SegmentationConfig(Config):
     taste_components: int = 8
     # the autoencoder of the embedding candidates: its coordinates, and how it trains ("plain"; "noise" or
     # "adversarial": inputs moved by autoencoder_epsilon standardised units, so small changes move customers less)
-    embedding_dim: int = 8
+    embedding_dim: int = 16
     autoencoder_training: str = "plain"
     autoencoder_epsilon: float = 0.25
     # at most this share of customers is set aside as extreme (never defines a segment; flagged is_outlier)

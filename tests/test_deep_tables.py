@@ -56,7 +56,7 @@ def test_embedding_table_is_what_the_saved_artifact_gives(demo_warehouse):
     customers, = query(demo_warehouse, "select count(*) from customer_features")[0]
     assert len(embeddings) == customers and embeddings["model_version"].nunique() == 1
     dims = [c for c in embeddings.columns if c.startswith("dim_")]
-    assert dims == [f"dim_{j:02d}" for j in range(1, 9)]
+    assert dims == [f"dim_{j:02d}" for j in range(1, 17)]
     version = embeddings["model_version"].iloc[0]
     artifacts = list((demo_warehouse.parent / "models" / "autoencoders").glob("autoencoder-*.pt"))
     match = [p for p in artifacts if load_autoencoder(p).fingerprint_[:10] == version.removeprefix("ae-")]

@@ -23,7 +23,7 @@ from .training import TrainingLog
 __all__ = ["ARTIFACT_VERSION", "AutoencoderStore", "fingerprint", "load_autoencoder", "save_autoencoder"]
 
 #: Bumped when the network or its training changes, so artifacts of an older version are not reused.
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2
 
 # settings that do not change the trained weights
 _RUNTIME_PARAMS = ("device", "n_threads")
