@@ -111,3 +111,21 @@ def test_python_tables_are_declared_as_sources():
     declared = {t["name"] for s in sources["sources"] for t in s["tables"]}
     assert {"customer_embeddings", "segment_assignments", "customer_anomalies", "anomaly_metrics",
             "synthetic_customers", "synthetic_quality"} <= declared
+
+
+def test_an_embedding_candidate_is_chosen_only_where_it_wins():
+    import pandas as pd
+
+    from python_models.segmentation import choose_candidate
+
+    m = pd.DataFrame({"algorithm": ["kmeans", "ward", "ae_kmeans", "idec"], "k": [6, 6, 4, 4],
+                      "silhouette": [0.300, 0.295, 0.309, 0.312], "davies_bouldin": [1.2, 1.1, 0.9, 0.8],
+                      "stability": [0.9, 0.9, 0.9, 0.9]})
+    # idec beats kmeans' 0.300 by 0.012 > 0.01; ae_kmeans by 0.009 only: idec stays, ae_kmeans does not
+    assert m.loc[choose_candidate(m), "algorithm"] == "idec"
+    # within the tolerance the feature-space candidates win, even with a better Davies-Bouldin index
+    tie = m.assign(silhouette=[0.300, 0.295, 0.309, 0.305])
+    assert tie.loc[choose_candidate(tie), "algorithm"] == "ward"
+    # without an eligible feature-space candidate the embedding ones compete as usual
+    alone = m.assign(stability=[0.5, 0.5, 0.9, 0.9])
+    assert alone.loc[choose_candidate(alone), "algorithm"] == "idec"

@@ -392,17 +392,23 @@ def choose_candidate(
        adjusted Rand index between refits) is at least
        ``stability_threshold``; if none is, keep all eligible candidates
        (stability is then only reported);
-    3. **separated**: keep those whose silhouette is within
+    3. **embeddings must win**: an embedding candidate (``ae_kmeans``,
+       ``idec``) stays only if its silhouette beats the best remaining
+       feature-space candidate's by more than ``silhouette_tol``: a deep
+       method becomes the choice where it wins, not on a tie within the
+       sampling noise (where the silhouettes are flat, more candidates would
+       otherwise only add chances for a noisy one to come first);
+    4. **separated**: keep those whose silhouette is within
        ``silhouette_tol`` of the best remaining silhouette; if the
        ``preferred`` candidate (last snapshot's algorithm and ``k``) is
        among them, it is chosen, so that the model does not flip from
        month to month on differences within the sampling noise;
-    4. **complete**: keep the smallest noise share, i.e. a segmentation
+    5. **complete**: keep the smallest noise share, i.e. a segmentation
        that labels every customer beats one that leaves some as noise
        unless the latter's silhouette is better by more than
        ``silhouette_tol``;
-    5. **compact**: keep the lowest Davies-Bouldin index;
-    6. **simple**: remaining ties go to the simpler algorithm,
+    6. **compact**: keep the lowest Davies-Bouldin index;
+    7. **simple**: remaining ties go to the simpler algorithm,
        ``kmeans < gmm < ward < hdbscan < ae_kmeans < idec``, then to the smaller ``k``, then
        to the smaller ``min_cluster_size``, then to the earlier row.
 
@@ -415,7 +421,7 @@ def choose_candidate(
     stability_threshold : float, default=0.8
         Minimum stability of step 2.
     silhouette_tol : float, default=0.01
-        Tolerance of step 3 (silhouette differences that small are within
+        Tolerance of steps 3 and 4 (silhouette differences that small are within
         the sampling noise of a 10 000-row sample).
     max_noise_share : float, default=0.02
         Largest noise share of an eligible candidate (step 1).
@@ -424,7 +430,7 @@ def choose_candidate(
         (step 1; needs the optional ``smallest_share`` column).
     preferred : tuple of (str, int) or None, default=None
         ``(algorithm, k)`` to keep when it is still within tolerance
-        (step 3).
+        (step 4).
 
     Returns
     -------
@@ -488,6 +494,9 @@ def choose_candidate(
     stable = keep & (stab >= stability_threshold)  # NaN stability is not stable
     if stable.any():
         keep = stable
+    deep = np.isin(m["algorithm"].to_numpy(), DEEP_ALGORITHMS)
+    if (keep & deep).any() and (keep & ~deep).any():
+        keep &= ~deep | (sil > sil[keep & ~deep].max() + silhouette_tol)
     best = sil[keep].max()
     keep &= sil >= best - silhouette_tol
     if preferred is not None:
@@ -623,7 +632,9 @@ class ModelSelector(
     **Choice** (see :func:`choose_candidate`): among eligible candidates
     (defined silhouette, noise share <= ``max_noise_share``, smallest
     segment >= ``min_segment_share``), keep those
-    with stability >= ``stability_threshold`` (all if none), then those
+    with stability >= ``stability_threshold`` (all if none), drop the
+    embedding candidates that do not beat the best feature-space silhouette
+    by more than ``silhouette_tol``, then keep those
     within ``silhouette_tol`` of the best silhouette, then the smallest
     noise share (labelling everyone wins near-ties), then the lowest
     Davies-Bouldin index; remaining ties go to the simpler algorithm
