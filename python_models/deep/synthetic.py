@@ -35,6 +35,9 @@ from .training import TrainingLog, split_rows, train
 
 __all__ = ["CustomerVAE", "SyntheticCustomers", "generate_synthetic", "synthetic_quality"]
 
+#: Held-out real customers the classifiers are tested on, at most (a seeded sample: the split is random).
+MAX_TEST_ROWS = 50_000
+
 
 class _VaeNetwork(torch.nn.Module):
     def __init__(self, n_in, n_numeric, group_sizes, hidden_dim, latent_dim):
@@ -143,6 +146,7 @@ class SyntheticCustomers:
     vae: CustomerVAE
     train_index: np.ndarray
     test_index: np.ndarray
+    real_to_real: np.ndarray  # each training customer's distance to its nearest other training customer
 
 
 def _encode(transformer, frame, segments):
@@ -177,7 +181,7 @@ def _decode(transformer, numeric, codes, numeric_cols, segment_levels, observed)
 
 
 def generate_synthetic(frame: pd.DataFrame, segments, transformer, n: int, *, test_share=0.3, random_state=0,
-                       vae: CustomerVAE | None = None, max_draws: int = 5, max_fit_rows: int = 50_000,
+                       vae: CustomerVAE | None = None, max_draws: int = 5, max_fit_rows: int = 20_000,
                        log=None) -> SyntheticCustomers:
     """Train a VAE on the customers of a seeded training split, draw ``n`` synthetic customers, drop copies.
 
@@ -195,7 +199,7 @@ def generate_synthetic(frame: pd.DataFrame, segments, transformer, n: int, *, te
         Customers held out from the VAE, for train-on-synthetic, test-on-real.
     max_draws : int, default=5
         Rounds of drawing replacements for rejected copies.
-    max_fit_rows : int, default=50_000
+    max_fit_rows : int, default=20_000
         Customers of the training split the VAE learns from and synthetic rows are compared with, at most (a
         seeded sample; the nearest-neighbour distances grow with the square of this number).
 
@@ -207,14 +211,15 @@ def generate_synthetic(frame: pd.DataFrame, segments, transformer, n: int, *, te
     rng = np.random.default_rng(random_state)
     order = rng.permutation(len(frame))
     n_test = int(round(test_share * len(frame)))
-    test_index, train_index = np.sort(order[:n_test]), np.sort(order[n_test:][:max_fit_rows])
+    test_index, train_index = np.sort(order[:n_test][:MAX_TEST_ROWS]), np.sort(order[n_test:][:max_fit_rows])
     train_frame = frame.iloc[train_index].reset_index(drop=True)
     numeric, codes, levels, numeric_cols, segment_levels = _encode(transformer, train_frame, segments[train_index])
     vae = (vae or CustomerVAE(random_state=random_state)).fit(numeric, codes, levels, log=log)
 
     real = transformer.transform(train_frame)
     real_nn = NearestNeighbors(n_neighbors=2).fit(real)
-    threshold = float(np.percentile(real_nn.kneighbors(real)[0][:, 1], 1))
+    real_to_real = real_nn.kneighbors(real)[0][:, 1]
+    threshold = float(np.percentile(real_to_real, 1))
     observed = transformer.inverse_standardised(transformer.standardised(train_frame))
     kept, distances, rejected = [], [], 0
     for draw in range(max_draws):
@@ -230,7 +235,8 @@ def generate_synthetic(frame: pd.DataFrame, segments, transformer, n: int, *, te
         distances.append(distance[ok][:need])
     rows = pd.concat(kept, ignore_index=True)
     return SyntheticCustomers(rows=rows, distance_to_closest_real=np.concatenate(distances), threshold=threshold,
-                              rejected=rejected, vae=vae, train_index=train_index, test_index=test_index)
+                              rejected=rejected, vae=vae, train_index=train_index, test_index=test_index,
+                              real_to_real=real_to_real)
 
 
 def synthetic_quality(frame: pd.DataFrame, segments, transformer, synthetic: SyntheticCustomers,
@@ -250,8 +256,7 @@ def synthetic_quality(frame: pd.DataFrame, segments, transformer, synthetic: Syn
     real_accuracy = _accuracy(transformer.transform(train_frame), segments[synthetic.train_index], test_X, test_y)
     synthetic_accuracy = _accuracy(transformer.transform(rows.drop(columns="segment_id")), rows["segment_id"],
                                    test_X, test_y)
-    real = transformer.transform(train_frame)
-    real_nn = NearestNeighbors(n_neighbors=2).fit(real).kneighbors(real)[0][:, 1]
+    real_nn = synthetic.real_to_real
     d = synthetic.distance_to_closest_real
     measures = [
         ("synthetic_rows", len(rows), "synthetic customers published"),
