@@ -11,6 +11,7 @@ from python_models.deep.anomalies import DETECTORS, review_anomalies, shared_bas
 from python_models.deep.synthetic import generate_synthetic, synthetic_quality
 
 from .history import Snapshot, SavedModel
+from .skips import skipped, withdraw
 from .warehouse import Warehouse
 
 UPSTREAM = ["customer_segments", "customer_features", "int_customer_items"]
@@ -26,6 +27,22 @@ class AnomalyConfig(Config):
     detector: str = "auto"  # "auto": the better on anomalies planted into the shop; or isolation_forest, autoencoder
     planted_share: float = 0.02  # anomalies planted into a copy of the shop's customers to judge the detectors
     random_state: int = 0
+
+
+def _skip_reason(warehouse: Warehouse, features, too_few: str) -> str | None:
+    """Why a deep step cannot run on this snapshot (no segments, or too few customers), or None."""
+    if warehouse.read_frame("select count(*) as n from customer_segments")["n"].iloc[0] == 0:
+        return "no segments at this snapshot (the segmentation step was skipped)"
+    if len(features) < MIN_CUSTOMERS:
+        return f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: {too_few}"
+    return None
+
+
+def _skip(context, warehouse: Warehouse, assets: tuple[str, ...], reason: str):
+    """Empty the step's tables (nothing stale left) and report each asset skipped, with the reason."""
+    withdraw(warehouse, assets)
+    for asset in assets:
+        yield skipped(context, asset, reason)
 
 
 def current_model(warehouse: Warehouse, features) -> tuple[str, SavedModel]:
@@ -54,11 +71,9 @@ def anomalies(context: AssetExecutionContext, config: AnomalyConfig, warehouse: 
         raise ValueError(f"flag_share must be between 0 and 1, got {config.flag_share}")
     snapshot = Snapshot.read(warehouse)
     features = snapshot.features
-    if len(features) < MIN_CUSTOMERS:
-        reason = f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: no bulk for anyone to stand out from"
-        context.log.warning(f"customer_anomalies: skipped, {reason}")
-        for name in ("customer_anomalies", "anomaly_metrics"):
-            yield MaterializeResult(asset_key=AssetKey(name), metadata={"skipped": MetadataValue.text(reason)})
+    reason = _skip_reason(warehouse, features, "no bulk for anyone to stand out from")
+    if reason:
+        yield from _skip(context, warehouse, ("customer_anomalies", "anomaly_metrics"), reason)
         return
     version, model = current_model(warehouse, features)
     frame = model.scorer.model_frame(features, snapshot.purchases)
@@ -100,11 +115,9 @@ class SyntheticConfig(Config):
 def synthetic(context: AssetExecutionContext, config: SyntheticConfig, warehouse: Warehouse):
     snapshot = Snapshot.read(warehouse)
     features = snapshot.features
-    if len(features) < MIN_CUSTOMERS:
-        reason = f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: too few to learn from and to hide among"
-        context.log.warning(f"synthetic_customers: skipped, {reason}")
-        for name in ("synthetic_customers", "synthetic_quality"):
-            yield MaterializeResult(asset_key=AssetKey(name), metadata={"skipped": MetadataValue.text(reason)})
+    reason = _skip_reason(warehouse, features, "too few to learn from and to hide among")
+    if reason:
+        yield from _skip(context, warehouse, ("synthetic_customers", "synthetic_quality"), reason)
         return
     version, model = current_model(warehouse, features)
     frame = model.scorer.model_frame(features, snapshot.purchases)
