@@ -14,7 +14,12 @@ from .taste import TasteModel, taste_columns
 from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector
 from .profiles import OUTLIER_NAME, profile_segments
 
+#: Fewer customers (extreme ones left out) and the embedding candidates are skipped: an autoencoder of a handful of
+#: customers learns nothing the features do not already say.
+MIN_AUTOENCODER_CUSTOMERS = 50
+
 __all__ = [
+    "MIN_AUTOENCODER_CUSTOMERS",
     "NOISE_LABEL",
     "OUTLIER_NAME",
     "SegmentationResult",
@@ -356,10 +361,22 @@ def segment_customers(
     outliers = extreme_customers(
         transformer.outlier_scores(features), outlier_threshold, max_outlier_share
     )
-    fitted_autoencoder, reused = None, False
+    fitted_autoencoder, reused, deep_skipped = None, False, {}
     if set(algorithms) & set(DEEP_ALGORITHMS):
-        fitted_autoencoder, reused = _fit_autoencoder(autoencoder, transformer, X[~outliers], random_state,
-                                                      autoencoder_store, log)
+        n_fit = int((~outliers).sum())
+        try:
+            if n_fit < MIN_AUTOENCODER_CUSTOMERS:
+                raise ValueError(f"{n_fit} customers, fewer than the {MIN_AUTOENCODER_CUSTOMERS} an autoencoder "
+                                 "is trained on")
+            fitted_autoencoder, reused = _fit_autoencoder(autoencoder, transformer, X[~outliers], random_state,
+                                                          autoencoder_store, log)
+        except ValueError as error:  # the feature-space candidates go on; the model selection says if they cannot
+            deep_skipped = {a: f"no autoencoder: {error}" for a in algorithms if a in DEEP_ALGORITHMS}
+            algorithms = tuple(a for a in algorithms if a not in DEEP_ALGORITHMS)
+            if not algorithms:
+                raise ValueError(f"The embedding candidates cannot be fitted: {error}") from error
+            if log is not None:
+                log(f"embedding candidates skipped: no autoencoder ({error})")
     model = ModelSelector(
         **{
             **(model_params or {}),
@@ -376,6 +393,7 @@ def segment_customers(
             "preferred": preferred,
         }
     ).fit(X[~outliers])
+    model.skipped_.update(deep_skipped)
     labels = model.predict(X) if outliers.any() else model.labels_
     labels = extremes_to_nearest(X, labels, outliers, model.cluster_centers_)
     distances = _distances_to_own_centre(X, model.cluster_centers_, labels)
