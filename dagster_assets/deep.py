@@ -84,7 +84,7 @@ def anomalies(context: AssetExecutionContext, config: AnomalyConfig, warehouse: 
     for row in review.metrics.itertuples():
         context.log.info(f"{row.detector}: {row.note}")
     customers = review.customers.assign(flag_share=config.flag_share, model_version=version, as_of=snapshot.as_of)
-    metrics = review.metrics.assign(snapshot_date=snapshot.as_of, run_id=context.run_id)
+    metrics = review.metrics.assign(snapshot_date=snapshot.as_of, run_id=context.run.run_id)
     yield MaterializeResult(asset_key=AssetKey("customer_anomalies"), metadata={
         **warehouse.write_table("customer_anomalies", customers),
         "detector": MetadataValue.text(review.detector),
