@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python bench/bench_model_selection.py
 	$(BIN)/python bench/bench_clv.py
 	$(BIN)/python bench/bench_recommend.py
+	$(BIN)/python bench/bench_deep.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

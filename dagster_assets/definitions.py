@@ -10,6 +10,7 @@ from dagster_dbt import DbtCliResource
 from .campaigns import CAMPAIGN_ASSETS
 from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
+from .deep import anomalies, synthetic
 from .explanations import segment_explanations
 from .privacy import segment_counts_dp
 from .project import DBT_EXECUTABLE, dbt_project
@@ -22,7 +23,7 @@ from .warehouse import Warehouse
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
-            segment_validity, segment_counts_dp, recommendations, *CAMPAIGN_ASSETS],
+            segment_validity, segment_counts_dp, recommendations, anomalies, synthetic, *CAMPAIGN_ASSETS],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],

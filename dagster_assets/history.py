@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from python_models.segmentation import (
+    DEEP_ALGORITHMS,
     NOISE_LABEL,
     OUTLIER_NAME,
     SegmentationResult,
@@ -119,9 +120,57 @@ class TrackedSnapshot:
             "segment_name": pa.array(pd.Series(ids).map(self.segment_names).to_numpy(), pa.string()),
             "distance": pa.array(self.result.distances, pa.float64()),
             "is_outlier": pa.array(self.result.outlier_mask(), pa.bool_()),
-            "model_version": pa.array([self.version] * n, pa.string()),
+            "method": _repeated(self.result.algorithm, n),
+            "model_version": _repeated(self.version, n),
             "as_of": pa.array([self.snapshot.as_of] * n, pa.date32()),
         })
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """The customers in the model's space (transformed features with taste)."""
+        result = self.result
+        return result.transformer.transform(result.model_frame(self.snapshot.features, self.snapshot.purchases))
+
+    @property
+    def autoencoder(self):
+        """The autoencoder of the embedding candidates, or None when the model has none."""
+        return getattr(self.result.model, "autoencoder", None)
+
+    def embeddings(self) -> pa.Table:
+        """One row per customer: customer_embeddings (no rows without an autoencoder)."""
+        ae = self.autoencoder
+        ids = pa.array(self.snapshot.features["customer_id"], pa.string())
+        if ae is None:
+            return pa.table({"customer_id": ids[:0], "model_version": pa.array([], pa.string())})
+        Z = ae.transform(self.matrix)
+        return pa.table({
+            "customer_id": ids,
+            "model_version": _repeated(embedding_version(ae), len(ids)),
+            **{f"dim_{j + 1:02d}": pa.array(Z[:, j], pa.float64()) for j in range(Z.shape[1])},
+        })
+
+    def method_assignments(self) -> pa.Table:
+        """One row per customer and fitted method: segment_assignments. The chosen method's segment ids are the
+        published ones (those of customer_segments); another method's are its own, 1 = its largest segment."""
+        ids = pa.array(self.snapshot.features["customer_id"], pa.string())
+        n = len(ids)
+        model = self.result.model
+        if not hasattr(model, "assign_methods"):  # saved before the per-method choice: the chosen method only
+            methods = {self.result.algorithm: (self.result.labels, np.full(n, np.nan))}
+        else:
+            methods = model.assign_methods(self.matrix)
+        parts = []
+        for method, (labels, confidence) in methods.items():
+            published = (self.customer_segment_ids() if method == self.result.algorithm
+                         else np.where(labels == NOISE_LABEL, OUTLIER_ID, labels + 1).astype(np.int32))
+            parts.append(pa.table({
+                "customer_id": ids,
+                "method": _repeated(method, n),
+                "segment_id": pa.array(published, pa.int32()),
+                "confidence": pa.array(confidence, pa.float64(), from_pandas=True),
+                "model_version": _repeated(self.version, n),
+            }))
+        return pa.concat_tables(parts)
 
     def taste_rows(self) -> pa.Table:
         """One row per customer and taste component: customer_taste (no rows without product taste)."""
@@ -162,7 +211,7 @@ class TrackedSnapshot:
 
     def metrics(self, run_id: str) -> pd.DataFrame:
         """One row per candidate model: segmentation_metrics, with the representation it was fitted on."""
-        return self.result.metrics.assign(representation="features", feature_blocks=representation(self.result),
+        return self.result.metrics.assign(feature_blocks=representation(self.result),
                                           outlier_share=float(self.result.outlier_mask().mean()),
                                           run_id=run_id, snapshot_date=self.snapshot.as_of,
                                           model_version=self.version)
@@ -185,10 +234,18 @@ class TrackedSnapshot:
             ["snapshot_date", "feature", "bin", "lower_edge", "upper_edge", "customers"]]
 
 
-def segment_snapshot(snapshot: Snapshot, config, preferred: tuple[str, int] | None = None) -> SegmentationResult:
+def segment_snapshot(snapshot: Snapshot, config, preferred: tuple[str, int] | None = None,
+                     store=None, log=None) -> SegmentationResult:
     """Segment the snapshot's customers with the settings of `config` (a SegmentationConfig), untracked.
 
-    `preferred` is the previous snapshot's (algorithm, k), kept while it is within tolerance."""
+    `preferred` is the previous snapshot's (algorithm, k), kept while it is within tolerance; `store` (an
+    AutoencoderStore) keeps the trained autoencoder and gives it back while the features are unchanged."""
+    autoencoder = None
+    if set(config.algorithms) & set(DEEP_ALGORITHMS):
+        from python_models.deep import CustomerAutoencoder
+
+        autoencoder = CustomerAutoencoder(latent_dim=config.embedding_dim, training=config.autoencoder_training,
+                                          epsilon=config.autoencoder_epsilon, random_state=config.random_state)
     return segment_customers(
         snapshot.features,
         k_range=range(config.k_min, config.k_max + 1),
@@ -202,7 +259,28 @@ def segment_snapshot(snapshot: Snapshot, config, preferred: tuple[str, int] | No
         taste_components=config.taste_components,
         preferred=preferred,
         max_outlier_share=config.max_outlier_share,
+        autoencoder=autoencoder,
+        autoencoder_store=store,
+        forced_algorithm=config.method or None,
+        log=log,
     )
+
+
+def autoencoder_store(warehouse: Warehouse):
+    """The autoencoder artifacts beside the warehouse: `models/autoencoders/`."""
+    from python_models.deep import AutoencoderStore
+
+    return AutoencoderStore(warehouse.artifact_path("autoencoders", suffix=""))
+
+
+def embedding_version(autoencoder) -> str:
+    """`ae-<fingerprint>`: the autoencoder artifact an embedding comes from."""
+    return f"ae-{getattr(autoencoder, 'fingerprint_', 'unsaved')[:10]}"
+
+
+def _repeated(value: str, n: int) -> pa.Array:
+    """One string repeated n times, dictionary-built in Arrow (no Python object per row)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value])).cast(pa.string())
 
 
 def representation(result: SegmentationResult) -> str:
@@ -220,14 +298,15 @@ def representation(result: SegmentationResult) -> str:
     return "; ".join(parts) + f"; robust scaling, clipped at {clip:g}" if clip else "; ".join(parts)
 
 
-def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config) -> TrackedSnapshot:
+def fit_snapshot(snapshot: Snapshot, warehouse: Warehouse, config, log=None) -> TrackedSnapshot:
     """Segment the snapshot, then match its segments to the latest earlier snapshot in segment_history.
 
     `config` is a SegmentationConfig. A snapshot written before (the same date) is refitted and replaced; ids
     are matched against the snapshot before it, never against itself.
     """
     features = snapshot.features
-    result = segment_snapshot(snapshot, config, preferred=previous_choice(warehouse, snapshot.as_of))
+    result = segment_snapshot(snapshot, config, preferred=previous_choice(warehouse, snapshot.as_of),
+                              store=autoencoder_store(warehouse), log=log)
     previous, next_id = _previous_segments(warehouse, snapshot.as_of, config.match_lookback)
     X = result.transformer.transform(result.model_frame(features, snapshot.purchases))
     ids = carry_segment_ids(X, features["customer_id"].to_numpy(),

@@ -39,8 +39,9 @@ def test_segments_recover_planted_personas(demo_data, demo_warehouse):
 
     # every candidate algorithm was scored, k = 4..10 where k is chosen, and the rule picked the planted number
     metrics = frame(demo_warehouse, "select * from segmentation_metrics order by algorithm, k")
-    assert set(metrics["algorithm"]) == {"kmeans", "gmm", "ward", "hdbscan"} and metrics["chosen"].sum() == 1
-    for algorithm in ("kmeans", "gmm", "ward"):
+    assert set(metrics["algorithm"]) == {"kmeans", "gmm", "ward", "hdbscan", "ae_kmeans", "idec"}
+    assert metrics["chosen"].sum() == 1
+    for algorithm in ("kmeans", "gmm", "ward", "ae_kmeans"):
         assert metrics.loc[metrics["algorithm"] == algorithm, "k"].tolist() == list(range(4, 11))
     assert metrics["run_id"].nunique() == 1 and metrics["stability"].notna().all()
     chosen = metrics[metrics["chosen"]].iloc[0]

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="write customers.parquet (default: the configuration's)")
     shop.add_argument("--bad-rows", action=argparse.BooleanOptionalAction, default=None,
                       help="plant bad rows (default: the configuration's)")
+    shop.add_argument("--anomalies", type=float, default=None,
+                      help="plant this share of anomalous customers beside the personas (e.g. 0.02; default: none)")
     shop.add_argument("--verbose", "-v", action="store_true", help="progress and timings on stderr")
 
     sub.add_parser("list", help="the named shop configurations")
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         overrides = {k: v for k, v in (("n_customers", args.customers), ("seed", args.seed),
                                        ("events", args.events), ("demographics", args.demographics),
-                                       ("bad_rows", args.bad_rows)) if v is not None}
+                                       ("bad_rows", args.bad_rows), ("anomalies", args.anomalies))
+                     if v is not None}
         t = time.perf_counter()
         truth = generate_shop(args.config, args.out, fmt=args.format, verbose=args.verbose, **overrides)
         print(json.dumps(truth))

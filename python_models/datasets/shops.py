@@ -42,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .anomalies import ANOMALY_KINDS, anomaly_block, anomaly_count
+
 # --------------------------------------------------------------------------------------------------------
 # Fixed world
 # --------------------------------------------------------------------------------------------------------
@@ -184,6 +186,9 @@ class ShopConfig:
     label_noise : float
         Share of each persona's customers whose behaviour is drawn from another persona while their label keeps
         the original one.
+    anomalies : float
+        Anomalous customers planted *beside* the ``n_customers`` persona customers, as a share of them (0: none;
+        see ``anomalies.py``): listed in ``ground_truth/anomalies.csv``, left out of ``personas.csv``.
     events, demographics, bad_rows : bool
         Write ``events.csv`` (None: for up to 200k customers), ``customers.parquet``, bad rows.
     seed : int
@@ -202,6 +207,7 @@ class ShopConfig:
     share_range: tuple[float, float] = (0.02, 0.40)
     whale_share: float = 0.0
     label_noise: float = 0.0
+    anomalies: float = 0.0
     events: bool | None = None
     demographics: bool = True
     bad_rows: bool = True
@@ -231,6 +237,8 @@ class ShopConfig:
             raise ValueError("whale_share must be in [0, 0.2]")
         if not 0 <= self.label_noise <= 0.5:
             raise ValueError("label_noise must be in [0, 0.5]")
+        if not 0 <= self.anomalies <= 0.2:
+            raise ValueError("anomalies must be in [0, 0.2]")
 
     def replace(self, **changes) -> ShopConfig:
         """A copy with some fields changed (unknown names raise TypeError)."""
@@ -240,6 +248,8 @@ class ShopConfig:
         d = dataclasses.asdict(self)
         d["shares"] = list(self.shares) if self.shares is not None else None
         d["share_range"] = list(self.share_range)
+        if not self.anomalies:  # configurations without anomalies describe themselves as they always did
+            del d["anomalies"]
         return d
 
 
@@ -519,6 +529,7 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
     counts = _persona_counts([s["share"] for s in specs], N)
     label_of, persona_of, whale_of, factor_of, b_counts = _customer_traits(config, counts)
     cust_num = (rng.permutation(N) + 1).astype(np.int64)  # internal index -> customer number
+    M = anomaly_count(N, config.anomalies)  # anomalous customers, internal index N .. N + M - 1
 
     # ---- orders and lines, persona by persona
     blocks, offset_c, offset_o = [], 0, 0
@@ -533,6 +544,15 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
         offset_c += n
         offset_o += len(b["ts"])
         blocks.append(b)
+    if M:  # from a stream of their own; they take customer numbers among everyone's
+        arng = np.random.default_rng(np.random.SeedSequence([int(config.seed), 20240101, 2]))
+        b, anomaly_kind = anomaly_block(arng, M, specs, N_DAYS, _persona_block, cat_start, cat_count, list_cents)
+        b["cust"] = b["cust"] + offset_c
+        b["line_order"] = b["line_order"] + offset_o
+        b["persona"] = np.full(len(b["ts"]), -1, dtype=np.int8)
+        blocks.append(b)
+        cust_num = (arng.permutation(N + M) + 1).astype(np.int64)
+        factor_of = np.r_[factor_of, np.ones(M, dtype=np.int64)]
 
     def cat_(key):
         return np.concatenate([b[key] for b in blocks])
@@ -662,9 +682,9 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
 
     # ---- text columns
     n_groups = int(f_onum[-1]) if total else 0
-    cust_width = max(7, len(str(N)))
+    cust_width = max(7, len(str(N + M)))
     order_width = max(8, len(str(n_groups)))
-    cust_ids = _padded("C", np.arange(1, N + 1), cust_width)
+    cust_ids = _padded("C", np.arange(1, N + M + 1), cust_width)
     prod_ids = _padded("P", prod_num, max(4, len(str(len(prod_num)))))
     col = {}
     col["order_id"] = _padded("O", f_onum, order_width)
@@ -724,12 +744,18 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
     back = np.minimum(np.floor(rng.exponential(90.0, N)), 900).astype(np.int64)
     new = np.isin(persona_of, [p for p, s in enumerate(specs) if s.get("new")])
     back[new] = rng.integers(0, 15, int(new.sum()))
+    if M:
+        back = np.r_[back, np.minimum(np.floor(arng.exponential(90.0, M)), 900).astype(np.int64)]
     signup_day = first_s // DAY - back
-    by_num = np.empty(N, dtype=np.int64)
-    by_num[cust_num - 1] = np.arange(N)  # customer number - 1 -> internal index
+    by_num = np.empty(N + M, dtype=np.int64)
+    by_num[cust_num - 1] = np.arange(N + M)  # customer number - 1 -> internal index
     birth = np.clip(np.round(rng.normal(1982, 13, N)), 1950, 2005).astype(np.int32)
     gender = _choice(rng, _GENDER_P, N)
     region = _choice(rng, _REGION_P, N)
+    if M:
+        birth = np.r_[birth, np.clip(np.round(arng.normal(1982, 13, M)), 1950, 2005).astype(np.int32)]
+        gender = np.r_[gender, _choice(arng, _GENDER_P, M)]
+        region = np.r_[region, _choice(arng, _REGION_P, M)]
     (out / "customers.parquet").unlink(missing_ok=True)
     if config.demographics:
         customers = pa.table({
@@ -764,6 +790,13 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
         for p, spec in enumerate(specs):
             m = np.flatnonzero(e_persona == p)
             e_prod[m] = _pick_products(rng, spec, len(m), cat_start, cat_count)
+        if M:  # anomalous customers browse too, any product
+            a_c = N + np.repeat(np.arange(M), 1 + arng.poisson(2.5, M))
+            a_lo, a_hi = np.maximum(first_s - 14 * DAY, 0)[a_c], np.minimum(last_s + 14 * DAY, END_S)[a_c]
+            e_c = np.r_[e_c, a_c]
+            e_ts = np.r_[e_ts, a_lo + (arng.random(len(a_c)) * (a_hi - a_lo + 1)).astype(np.int64)]
+            e_type = np.r_[e_type, _choice(arng, _EVENT_P, len(a_c))]
+            e_prod = np.r_[e_prod, arng.integers(0, len(prod_cat), len(a_c)).astype(np.int16)]
         order = np.lexsort((cust_num[e_c], e_ts))
         e_c, e_ts, e_type, e_prod = e_c[order], e_ts[order], e_type[order], e_prod[order]
         search = pa.array(e_type == EVENT_TYPES.index("search"))
@@ -775,13 +808,23 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
         }), out / "events.csv")
         log(f"{len(e_c):,} events written")
 
-    # ---- ground truth
+    # ---- ground truth (the personas' customers only; anomalous ones in anomalies.csv)
+    persona_ids = cust_ids
+    (out / "ground_truth" / "anomalies.csv").unlink(missing_ok=True)
+    if M:
+        planted = by_num >= N  # by customer number
+        persona_ids, by_num = cust_ids.filter(pa.array(~planted)), by_num[~planted]
+        by_number = np.argsort(cust_num[N:])
+        _write_csv(pa.table({
+            "customer_id": cust_ids.take(pa.array(cust_num[N:][by_number] - 1)),
+            "kind": pa.array(ANOMALY_KINDS).take(pa.array(anomaly_kind[by_number])),
+        }), out / "ground_truth" / "anomalies.csv")
     _write_csv(pa.table({
-        "customer_id": cust_ids,
+        "customer_id": persona_ids,
         "persona": pa.array(names).take(pa.array(label_of[by_num])),
     }), out / "ground_truth" / "personas.csv")
     _write_csv(pa.table({
-        "customer_id": cust_ids,
+        "customer_id": persona_ids,
         "behaviour": pa.array(names).take(pa.array(persona_of[by_num])),
         "whale": pa.array(whale_of[by_num].astype(np.int8)),
     }), out / "ground_truth" / "traits.csv")

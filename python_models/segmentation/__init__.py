@@ -16,7 +16,7 @@ Building blocks: :class:`TasteModel` (product taste from the customer x
 product matrix), :class:`CustomerFeatureTransformer` (skew correction,
 robust standardisation with clipping, block weighting, outlier scores),
 :class:`ModelSelector` (K-Means, Gaussian mixture, Ward and HDBSCAN
-candidates with one deterministic choice rule), :func:`profile_segments` (segment sizes,
+candidates, and K-Means and IDEC on an autoencoder's embedding, with one deterministic choice rule), :func:`profile_segments` (segment sizes,
 means, lifts, effect sizes and readable names) and :class:`SegmentScorer`
 (assigns new customers with a saved model and tells when it is stale).
 """
@@ -28,7 +28,8 @@ from .features import (
     assign_block,
     signed_log1p,
 )
-from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector, choose_candidate
+from .embedding import DEEP_ALGORITHMS, REPRESENTATIONS, EmbeddingRule
+from .model_selection import ALGORITHMS, ALL_ALGORITHMS, NOISE_LABEL, ModelSelector, choose_candidate
 from .pipeline import SegmentationResult, segment_customers
 from .profiles import (
     KEY_FEATURES,
@@ -44,6 +45,10 @@ from .validity import eta_squared, segment_validity
 
 __all__ = [
     "ALGORITHMS",
+    "ALL_ALGORITHMS",
+    "DEEP_ALGORITHMS",
+    "REPRESENTATIONS",
+    "EmbeddingRule",
     "BLOCKS",
     "DEFAULT_BLOCK_WEIGHTS",
     "KEY_FEATURES",

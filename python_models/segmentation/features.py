@@ -664,6 +664,53 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         out /= self.scale_
         return out
 
+    def standardised(self, X):
+        """Skew-corrected, centred and divided columns, in output order, *before* clipping and block weights.
+
+        The representation that keeps the extremes (a wholesale buyer stays 40 robust units out instead of 3):
+        what anomaly detection needs, where the segmentation needs them clipped.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Same columns as at fit time.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
+        return self._robust_z(X)
+
+    def inverse_standardised(self, Z):
+        """The numeric input columns, in their own units, of rows given in :meth:`standardised` units.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_features_out)
+
+        Returns
+        -------
+        DataFrame
+            One column per numeric input column (``numeric_columns_``).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_count": [1.0, 5.0, 40.0],
+        ...                    "region": ["n", "s", "n"]})
+        >>> t = CustomerFeatureTransformer().fit(df)
+        >>> t.inverse_standardised(t.standardised(df))["order_count"].round(6).tolist()
+        [1.0, 5.0, 40.0]
+        """
+        check_is_fitted(self, "weight_")
+        pos = self._position[: self._n_numeric]
+        num = np.asarray(Z, dtype=np.float64)[:, pos] * self.scale_[pos] + self.mean_[pos]
+        idx = self._skew_idx
+        if idx.size and self.skew_transform == "log":
+            num[:, idx] = np.sign(num[:, idx]) * np.expm1(np.abs(num[:, idx]))
+        elif idx.size and self.skew_transform == "yeo-johnson":
+            num[:, idx] = self.power_transformer_.inverse_transform(num[:, idx]) * self._yj_scale
+        return pd.DataFrame(num, columns=self.numeric_columns_)
+
     def outlier_scores(self, X):
         """How far each row lies beyond the bulk of the training rows.
 
@@ -688,6 +735,35 @@ class CustomerFeatureTransformer(TransformerMixin, BaseEstimator):
         if not cols.size:
             return np.zeros(Z.shape[0])
         return np.abs(Z[:, cols]).max(axis=1)
+
+    def onehot_groups(self):
+        """The output columns of each categorical input column, in the order of ``categorical_columns_``.
+
+        A deep model embeds a categorical column instead of reading its
+        one-hot indicators (:class:`python_models.deep.CustomerAutoencoder`).
+
+        Returns
+        -------
+        list of (str, ndarray of int)
+            ``(column, output column indices)``, one entry per categorical
+            column (none for array input).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"customer_id": ["a", "b", "c"], "order_count": [1, 5, 2],
+        ...                    "region": ["north", "south", "north"]})
+        >>> [(c, idx.tolist()) for c, idx in CustomerFeatureTransformer().fit(df).onehot_groups()]
+        [('region', [1, 2])]
+        """
+        check_is_fitted(self, "weight_")
+        groups, start = [], self._n_numeric
+        for column, levels, infrequent in zip(
+            self.categorical_columns_, getattr(self, "categories_", []), getattr(self, "_has_infrequent", [])
+        ):
+            width = len(levels) + int(infrequent)
+            groups.append((column, np.sort(self._position[start:start + width])))
+            start += width
+        return groups
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names, ``"<block>__<column>"``.

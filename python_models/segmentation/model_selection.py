@@ -47,18 +47,23 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from .embedding import DEEP_ALGORITHMS, REPRESENTATIONS, EmbeddingRule, fit_embedding_kmeans, fit_idec, soft_confidence
 from .scores import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS, silhouette_scores
 
 __all__ = [
     "ALGORITHMS",
+    "ALL_ALGORITHMS",
     "METRIC_COLUMNS",
     "NOISE_LABEL",
     "ModelSelector",
     "choose_candidate",
 ]
 
-#: Candidate algorithms, in the "simpler first" order used to break ties.
+#: Feature-space candidate algorithms, in the "simpler first" order used to break ties.
 ALGORITHMS = ("kmeans", "gmm", "ward", "hdbscan")
+
+#: Every candidate algorithm, the embedding ones (which need an autoencoder) last: a tie goes to the classical one.
+ALL_ALGORITHMS = ALGORITHMS + DEEP_ALGORITHMS
 
 #: Label of the HDBSCAN noise segment (scikit-learn's convention).
 NOISE_LABEL = -1
@@ -76,10 +81,15 @@ METRIC_COLUMNS = [
     "noise_share",
     "smallest_share",
     "chosen",
+    "representation",
+    "noise_flip_rate",
+    "adversarial_flip_rate",
 ]
 
 # Stream ids of the seed tree (see ``ModelSelector._seed``).
-_EVAL, _FIT, _STABILITY, _MODEL = 0, 1, 2, 3
+_EVAL, _FIT, _STABILITY, _MODEL, _ROBUSTNESS = 0, 1, 2, 3, 4
+# Model stream ids of the embedding candidates (0-3: the feature-space algorithms, in ALGORITHMS order).
+_AE_KMEANS, _IDEC = 4, 5
 
 #: Share of the rows drawn for each stability resample when the data are
 #: smaller than ``stability_sample_size / 0.8``: resamples of *all* rows
@@ -335,6 +345,25 @@ def _canonical(labels):
     return out
 
 
+def _labels_and_confidence(rule, X):
+    """Labels of ``X`` by ``rule`` and the confidence of each (see ``ModelSelector.assign_methods``)."""
+    if isinstance(rule, _MixtureRule):
+        proba = rule.mixture.predict_proba(X)
+        if rule.components is not None:
+            proba = proba[:, rule.components]
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        return proba.argmax(axis=1).astype(np.int64), proba.max(axis=1)
+    space = rule.autoencoder.transform(X) if isinstance(rule, EmbeddingRule) else X
+    nearest = rule.nearest if isinstance(rule, EmbeddingRule) else rule
+    labels = rule(X, Z=space) if isinstance(rule, EmbeddingRule) else rule(X)
+    confidence = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        block = space[start:start + _CHUNK_ROWS]
+        confidence[start:start + _CHUNK_ROWS] = soft_confidence(euclidean_distances(block, nearest.centers))
+    confidence[labels == NOISE_LABEL] = np.nan
+    return labels.astype(np.int64), confidence
+
+
 # --------------------------------------------------------------------------
 # The choice rule
 # --------------------------------------------------------------------------
@@ -363,18 +392,24 @@ def choose_candidate(
        adjusted Rand index between refits) is at least
        ``stability_threshold``; if none is, keep all eligible candidates
        (stability is then only reported);
-    3. **separated**: keep those whose silhouette is within
+    3. **embeddings must win**: an embedding candidate (``ae_kmeans``,
+       ``idec``) stays only if its silhouette beats the best remaining
+       feature-space candidate's by more than ``silhouette_tol``: a deep
+       method becomes the choice where it wins, not on a tie within the
+       sampling noise (where the silhouettes are flat, more candidates would
+       otherwise only add chances for a noisy one to come first);
+    4. **separated**: keep those whose silhouette is within
        ``silhouette_tol`` of the best remaining silhouette; if the
        ``preferred`` candidate (last snapshot's algorithm and ``k``) is
        among them, it is chosen, so that the model does not flip from
        month to month on differences within the sampling noise;
-    4. **complete**: keep the smallest noise share, i.e. a segmentation
+    5. **complete**: keep the smallest noise share, i.e. a segmentation
        that labels every customer beats one that leaves some as noise
        unless the latter's silhouette is better by more than
        ``silhouette_tol``;
-    5. **compact**: keep the lowest Davies-Bouldin index;
-    6. **simple**: remaining ties go to the simpler algorithm,
-       ``kmeans < gmm < ward < hdbscan``, then to the smaller ``k``, then
+    6. **compact**: keep the lowest Davies-Bouldin index;
+    7. **simple**: remaining ties go to the simpler algorithm,
+       ``kmeans < gmm < ward < hdbscan < ae_kmeans < idec``, then to the smaller ``k``, then
        to the smaller ``min_cluster_size``, then to the earlier row.
 
     Parameters
@@ -386,7 +421,7 @@ def choose_candidate(
     stability_threshold : float, default=0.8
         Minimum stability of step 2.
     silhouette_tol : float, default=0.01
-        Tolerance of step 3 (silhouette differences that small are within
+        Tolerance of steps 3 and 4 (silhouette differences that small are within
         the sampling noise of a 10 000-row sample).
     max_noise_share : float, default=0.02
         Largest noise share of an eligible candidate (step 1).
@@ -395,7 +430,7 @@ def choose_candidate(
         (step 1; needs the optional ``smallest_share`` column).
     preferred : tuple of (str, int) or None, default=None
         ``(algorithm, k)`` to keep when it is still within tolerance
-        (step 3).
+        (step 4).
 
     Returns
     -------
@@ -443,8 +478,8 @@ def choose_candidate(
         if "smallest_share" in m.columns
         else np.ones(n)
     )
-    rank = {a: i for i, a in enumerate(ALGORITHMS)}
-    alg_rank = np.array([rank.get(a, len(ALGORITHMS)) for a in m["algorithm"]])
+    rank = {a: i for i, a in enumerate(ALL_ALGORITHMS)}
+    alg_rank = np.array([rank.get(a, len(ALL_ALGORITHMS)) for a in m["algorithm"]])
     k = m["k"].to_numpy(dtype=float)
     k = np.where(np.isnan(k), np.inf, k)
     if "min_cluster_size" in m.columns:
@@ -459,6 +494,9 @@ def choose_candidate(
     stable = keep & (stab >= stability_threshold)  # NaN stability is not stable
     if stable.any():
         keep = stable
+    deep = np.isin(m["algorithm"].to_numpy(), DEEP_ALGORITHMS)
+    if (keep & deep).any() and (keep & ~deep).any():
+        keep &= ~deep | (sil > sil[keep & ~deep].max() + silhouette_tol)
     best = sil[keep].max()
     keep &= sil >= best - silhouette_tol
     if preferred is not None:
@@ -548,6 +586,24 @@ class ModelSelector(
       (the smallest such distance on ties; the farthest row's distance
       when there is no noise nearby).
 
+    * ``"ae_kmeans"``: K-Means (as ``"kmeans"``) on the embedding of a
+      fitted ``autoencoder`` (:class:`python_models.deep.CustomerAutoencoder`);
+      a row is embedded, then goes to its nearest centre there.
+    * ``"idec"``: IDEC (:func:`python_models.deep.idec_refine`) on at most
+      ``idec_max_fit_rows`` rows, started from the ``ae_kmeans`` candidate
+      the choice rule prefers among the ``ae_kmeans`` candidates (IDEC
+      refines a partition; it does not search ``k``), with ``idec_params``;
+      a row goes to the nearest refined centre in the refined embedding.
+      Skipped, with the reason in ``skipped_``, when no ``ae_kmeans``
+      candidate is usable.
+
+    The embedding candidates are scored like the others, on the evaluation
+    rows *of the feature space*, so an embedding wins only where its
+    segments are better segments of the customers. Their stability refits
+    re-cluster (and, for IDEC, re-refine) on each resample with the
+    autoencoder fixed: the variance of the autoencoder's own training is
+    not in it.
+
     The fitting samples are nested prefixes of one seeded permutation
     (Ward and HDBSCAN share theirs).
 
@@ -576,11 +632,16 @@ class ModelSelector(
     **Choice** (see :func:`choose_candidate`): among eligible candidates
     (defined silhouette, noise share <= ``max_noise_share``, smallest
     segment >= ``min_segment_share``), keep those
-    with stability >= ``stability_threshold`` (all if none), then those
+    with stability >= ``stability_threshold`` (all if none), drop the
+    embedding candidates that do not beat the best feature-space silhouette
+    by more than ``silhouette_tol``, then keep those
     within ``silhouette_tol`` of the best silhouette, then the smallest
     noise share (labelling everyone wins near-ties), then the lowest
     Davies-Bouldin index; remaining ties go to the simpler algorithm
-    (``kmeans < gmm < ward < hdbscan``), then to the smaller ``k``.
+    (``kmeans < gmm < ward < hdbscan < ae_kmeans < idec``), then to the smaller ``k``.
+    With ``forced_algorithm`` the rule is applied to that algorithm's
+    candidates only. The rule's choice within *every* algorithm is kept as
+    well (``method_rules_``, :meth:`assign_methods`).
 
     **Labels.** The chosen rule labels every row (the sample rows
     included, so ``predict(X_train) == labels_``). Segments are renumbered
@@ -597,7 +658,9 @@ class ModelSelector(
     Parameters
     ----------
     algorithms : sequence of str, default=("kmeans", "gmm", "ward", "hdbscan")
-        Candidate algorithms (any non-empty subset of :data:`ALGORITHMS`).
+        Candidate algorithms (any non-empty subset of :data:`ALL_ALGORITHMS`;
+        ``"ae_kmeans"`` and ``"idec"`` need ``autoencoder``, ``"idec"`` needs
+        ``"ae_kmeans"``).
     k_range : iterable of int, default=None
         Candidate numbers of clusters of K-Means, the mixture and Ward
         (each >= 2). ``None`` means ``4, 5, ..., 10`` (``DEFAULT_K_RANGE``). Candidates with
@@ -646,6 +709,21 @@ class ModelSelector(
         Rows of the HDBSCAN sample.
     hdbscan_min_samples : int or None, default=None
         ``min_samples`` of HDBSCAN (``None``: equal to ``min_cluster_size``).
+    autoencoder : CustomerAutoencoder or None, default=None
+        Fitted autoencoder of the embedding candidates.
+    idec_max_fit_rows : int, default=50_000
+        Rows IDEC is fitted on, at most.
+    idec_params : dict or None, default=None
+        Further :func:`python_models.deep.idec_refine` settings.
+    forced_algorithm : str or None, default=None
+        Choose among this algorithm's candidates only.
+    robustness_epsilon : float, default=0.25
+        Size, in standardised units, of the perturbations of the robustness
+        figures (0: not measured).
+    perturbation_scale : array-like of shape (n_features,) or None
+        Units of ``X`` per standardised unit of each column (the
+        transformer's weights; 0 for columns not to perturb, e.g. one-hot
+        indicators). ``None``: 1 for every column.
 
     Attributes
     ----------
@@ -667,9 +745,22 @@ class ModelSelector(
         count 0), ``davies_bouldin``, ``calinski_harabasz`` (evaluation
         sample, noise left out),
         ``stability`` (NaN when it could not be measured), ``n_noise`` and
-        ``noise_share`` (evaluation sample) and ``chosen``.
+        ``noise_share`` (evaluation sample), ``chosen``,
+        ``representation`` (``features``, ``autoencoder`` or ``idec``: what
+        the candidate clusters), ``noise_flip_rate`` and
+        ``adversarial_flip_rate`` (share of the evaluation rows whose segment
+        changes under Gaussian noise or a gradient-sign step of size
+        ``robustness_epsilon``, see :mod:`python_models.deep.robustness`).
     chosen_index_ : int
         Row of ``metrics_`` that was chosen.
+    method_rules_ : dict
+        Algorithm -> the assignment rule of the rule's choice among that
+        algorithm's candidates (segments numbered by size), for every
+        algorithm with a usable candidate.
+    method_index_ : dict
+        Algorithm -> its row of ``metrics_``.
+    skipped_ : dict
+        Algorithm -> why it has no usable candidate (or was not fitted).
     eval_indices_ : ndarray
         Training rows of the evaluation sample.
     fit_indices_ : ndarray
@@ -696,7 +787,7 @@ class ModelSelector(
     >>> sel.metrics_.columns.tolist()  # doctest: +NORMALIZE_WHITESPACE
     ['algorithm', 'k', 'min_cluster_size', 'silhouette', 'davies_bouldin',
      'calinski_harabasz', 'stability', 'n_noise', 'noise_share', 'smallest_share',
-     'chosen']
+     'chosen', 'representation', 'noise_flip_rate', 'adversarial_flip_rate']
     >>> best = sel.metrics_.loc[sel.chosen_index_]
     >>> str(best["algorithm"]), int(best["k"]), bool(best["stability"] >= 0.8)
     ('kmeans', 4, True)
@@ -726,6 +817,12 @@ class ModelSelector(
         ward_sample_size=5_000,
         hdbscan_sample_size=5_000,
         hdbscan_min_samples=None,
+        autoencoder=None,
+        idec_max_fit_rows=50_000,
+        idec_params=None,
+        forced_algorithm=None,
+        robustness_epsilon=0.25,
+        perturbation_scale=None,
     ):
         self.algorithms = algorithms
         self.k_range = k_range
@@ -747,6 +844,12 @@ class ModelSelector(
         self.ward_sample_size = ward_sample_size
         self.hdbscan_sample_size = hdbscan_sample_size
         self.hdbscan_min_samples = hdbscan_min_samples
+        self.autoencoder = autoencoder
+        self.idec_max_fit_rows = idec_max_fit_rows
+        self.idec_params = idec_params
+        self.forced_algorithm = forced_algorithm
+        self.robustness_epsilon = robustness_epsilon
+        self.perturbation_scale = perturbation_scale
 
     # ------------------------------------------------------------------
     # parameters
@@ -759,13 +862,21 @@ class ModelSelector(
             algs = list(dict.fromkeys(algs))
         except TypeError as exc:
             raise TypeError(f"algorithms must be a sequence of str, got {algs!r}.") from exc
-        bad = [a for a in algs if a not in ALGORITHMS]
+        bad = [a for a in algs if a not in ALL_ALGORITHMS]
         if not algs or bad:
             raise ValueError(
-                f"algorithms must be a non-empty subset of {ALGORITHMS}, got "
+                f"algorithms must be a non-empty subset of {ALL_ALGORITHMS}, got "
                 f"{self.algorithms!r}."
             )
-        algs = [a for a in ALGORITHMS if a in algs]
+        algs = [a for a in ALL_ALGORITHMS if a in algs]
+        deep = [a for a in algs if a in DEEP_ALGORITHMS]
+        if deep and self.autoencoder is None:
+            raise ValueError(f"{deep} cluster an autoencoder's embedding: pass a fitted autoencoder.")
+        if "idec" in algs and "ae_kmeans" not in algs:
+            raise ValueError("idec refines the chosen ae_kmeans candidate: add 'ae_kmeans' to the algorithms.")
+        if self.forced_algorithm is not None and self.forced_algorithm not in algs:
+            raise ValueError(f"forced_algorithm {self.forced_algorithm!r} is not among the candidate "
+                             f"algorithms {algs}.")
 
         ks = DEFAULT_K_RANGE if self.k_range is None else self.k_range
         try:
@@ -774,7 +885,7 @@ class ModelSelector(
             raise TypeError(
                 f"k_range must be an iterable of ints, got {self.k_range!r}."
             ) from exc
-        if any(a != "hdbscan" for a in algs) and (not ks or ks[0] < 2):
+        if any(a not in ("hdbscan", "idec") for a in algs) and (not ks or ks[0] < 2):
             raise ValueError(f"k_range must contain ints >= 2, got {self.k_range!r}.")
 
         mcs = self.hdbscan_min_cluster_sizes
@@ -798,7 +909,7 @@ class ModelSelector(
 
         for name in (
             "sample_size", "stability_sample_size", "kmeans_max_fit_rows",
-            "gmm_max_fit_rows", "ward_sample_size", "hdbscan_sample_size",
+            "gmm_max_fit_rows", "ward_sample_size", "hdbscan_sample_size", "idec_max_fit_rows",
         ):
             v = getattr(self, name)
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 2:
@@ -832,6 +943,8 @@ class ModelSelector(
             "gmm": self.gmm_max_fit_rows,
             "ward": self.ward_sample_size,
             "hdbscan": self.hdbscan_sample_size,
+            "ae_kmeans": self.kmeans_max_fit_rows,
+            "idec": self.idec_max_fit_rows,
         }[algorithm]
 
     @staticmethod
@@ -868,7 +981,12 @@ class ModelSelector(
         )
         with limit, warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if algorithm == "kmeans":
+            if algorithm == "ae_kmeans":
+                Zs = self._embedding if rows is None else self._embedding[rows]
+                seeds = {k: self._seed(base, _MODEL, _AE_KMEANS, k, *stream) for k in params}
+                for k, rule in fit_embedding_kmeans(self.autoencoder, Zs, params, seeds, self.n_init).items():
+                    out[k] = (rule, k, None)
+            elif algorithm == "kmeans":
                 for k in params:
                     if k >= n_fit:
                         out[k] = (None, k, None)
@@ -1000,10 +1118,16 @@ class ModelSelector(
         )
         fit_rows = {a: (None if caps[a] == n else np.sort(perm[: caps[a]])) for a in algs}
 
-        params = {a: (mcs_specs if a == "hdbscan" else ks) for a in algs}
+        # the embedding of every row, once: the ae_kmeans fits and labels read it
+        self._embedding = self.autoencoder.transform(X) if set(algs) & set(DEEP_ALGORITHMS) else None
+        Ze = None if self._embedding is None else self._embedding[eval_rows]
+
+        # idec is fitted after the others: it refines the ae_kmeans candidate the rule prefers
+        fitted = [a for a in algs if a != "idec"]
+        params = {a: (mcs_specs if a == "hdbscan" else ks) for a in fitted}
         candidates = []  # (algorithm, param, rule, k, mcs)
         kmeans_centers = {}
-        for a in algs:
+        for a in fitted:
             fits = self._fit_algorithm(
                 a, X, fit_rows[a], params[a], base, (), limit_threads, kmeans_centers
             )
@@ -1015,12 +1139,14 @@ class ModelSelector(
 
         # evaluation-sample labels of every candidate
         eval_labels = [
-            None if rule is None else _canonical(rule(Xe)) for _, _, rule, _, _ in candidates
+            None if rule is None else _canonical(self._apply(rule, Xe, Ze))
+            for _, _, rule, _, _ in candidates
         ]
 
         # stability: refits on B resamples, compared on the evaluation sample
         B = self.n_bootstrap
         refit_labels = [[] for _ in candidates]
+        resamples, embedding_refits = [], []
         if B:
             s = min(self.stability_sample_size, max(3, int(STABILITY_FRACTION * n)))
             s = min(s, n)
@@ -1028,8 +1154,9 @@ class ModelSelector(
                 res = np.random.default_rng(self._seed(base, _STABILITY, b)).choice(
                     n, size=s, replace=False
                 )
+                resamples.append(res)
                 kmeans_centers = {}
-                for a in algs:
+                for a in fitted:
                     rows = np.sort(res[: min(s, caps[a])])
                     fits = self._fit_algorithm(
                         a, X, rows, params[a], base, (b + 1,), limit_threads,
@@ -1037,21 +1164,22 @@ class ModelSelector(
                     )
                     if a == "kmeans":
                         kmeans_centers = _centers_of(fits)
+                    if a == "ae_kmeans":
+                        embedding_refits.append({k: fit[0] for k, fit in fits.items()})
                     for j, (ca, p, _, _, _) in enumerate(candidates):
                         if ca != a:
                             continue
                         rule = fits[p][0]
-                        refit_labels[j].append(None if rule is None else rule(Xe))
+                        refit_labels[j].append(None if rule is None else self._apply(rule, Xe, Ze))
 
         metrics = self._score(Xe, candidates, eval_labels, refit_labels)
-        chosen = choose_candidate(
-            metrics,
-            stability_threshold=self.stability_threshold,
-            silhouette_tol=self.silhouette_tol,
-            max_noise_share=self.max_noise_share,
-            min_segment_share=self.min_segment_share,
-            preferred=self.preferred,
-        )
+        self.skipped_ = {}
+        if "idec" in algs:
+            metrics = self._add_idec(X, Xe, base, metrics, candidates, fit_rows["idec"], caps["idec"],
+                                     resamples, embedding_refits)
+        metrics["representation"] = metrics["algorithm"].map(REPRESENTATIONS)
+        self._robustness(Xe, base, metrics, candidates)
+        chosen = self._choose(metrics, self.forced_algorithm, self.preferred)
         metrics["chosen"] = metrics.index == chosen
         self.metrics_ = metrics[METRIC_COLUMNS].reset_index(drop=True)
         self.chosen_index_ = int(chosen)
@@ -1064,6 +1192,76 @@ class ModelSelector(
         rows = fit_rows[a]
         self.fit_indices_ = np.arange(n) if rows is None else rows
         self._set_final(X, rule)
+        self._set_methods(X, metrics, candidates, algs)
+        del self._embedding
+
+    def _robustness(self, Xe, base, metrics, candidates):
+        """Noise and adversarial flip rates of every candidate on the evaluation rows (see
+        :func:`python_models.deep.robustness.flip_rates`); NaN when ``robustness_epsilon`` is 0."""
+        metrics["noise_flip_rate"] = np.nan
+        metrics["adversarial_flip_rate"] = np.nan
+        if not self.robustness_epsilon:
+            return
+        from ..deep.robustness import flip_rates
+
+        scale = (np.ones(Xe.shape[1]) if self.perturbation_scale is None
+                 else np.asarray(self.perturbation_scale, dtype=np.float64))
+        seed = self._seed(base, _ROBUSTNESS)
+        for j, (_, _, rule, _, _) in enumerate(candidates):
+            if rule is not None and rule.n_components:
+                metrics.loc[j, ["noise_flip_rate", "adversarial_flip_rate"]] = flip_rates(
+                    rule, Xe, scale, self.robustness_epsilon, seed)
+
+    def _apply(self, rule, X, Z=None):
+        """Labels of ``X`` by ``rule``; an embedding rule of the selector's own autoencoder reuses ``Z``."""
+        if Z is not None and isinstance(rule, EmbeddingRule) and rule.autoencoder is self.autoencoder:
+            return rule(X, Z=Z)
+        return rule(X)
+
+    def _rule_settings(self):
+        return dict(stability_threshold=self.stability_threshold, silhouette_tol=self.silhouette_tol,
+                    max_noise_share=self.max_noise_share, min_segment_share=self.min_segment_share)
+
+    def _choose(self, metrics, algorithm=None, preferred=None):
+        """The rule's choice among all candidates, or among those of ``algorithm`` (a forced or per-method choice)."""
+        if algorithm is None:
+            return choose_candidate(metrics, preferred=preferred, **self._rule_settings())
+        subset = metrics[metrics["algorithm"] == algorithm]
+        if preferred is not None and preferred[0] != algorithm:
+            preferred = None
+        try:
+            return choose_candidate(subset, preferred=preferred, **self._rule_settings())
+        except ValueError as error:
+            raise ValueError(f"No {algorithm} candidate is usable: {error}") from error
+
+    def _add_idec(self, X, Xe, base, metrics, candidates, rows, cap, resamples, embedding_refits):
+        """IDEC at the ``k`` the rule prefers among the ``ae_kmeans`` candidates, with its own stability refits.
+
+        IDEC refines a partition, it does not search ``k`` (its objective sharpens whatever ``k`` it is given), so
+        it starts from the ae_kmeans candidate the rule would choose. It is skipped, with the reason in
+        ``skipped_``, when no ae_kmeans candidate is usable.
+        """
+        try:
+            start = self._choose(metrics, "ae_kmeans")
+        except ValueError as error:
+            self.skipped_["idec"] = str(error)
+            return metrics
+        k = int(metrics.loc[start, "k"])
+        params = dict(self.idec_params or {})
+        rule = fit_idec(candidates[start][2], X if rows is None else X[rows],
+                        self._seed(base, _MODEL, _IDEC, k), **params)
+        refits = []
+        for b, (res, fits) in enumerate(zip(resamples, embedding_refits)):
+            begin = fits.get(k)
+            if begin is None:
+                refits.append(None)
+                continue
+            refit = fit_idec(begin, X[np.sort(res[: min(res.size, cap)])],
+                             self._seed(base, _MODEL, _IDEC, k, b + 1), **params)
+            refits.append(refit(Xe))
+        candidates.append(("idec", k, rule, k, None))
+        row = self._score(Xe, [candidates[-1]], [_canonical(rule(Xe))], [refits])
+        return pd.concat([metrics, row], ignore_index=True)
 
     def _score(self, Xe, candidates, eval_labels, refit_labels):
         n_eval = Xe.shape[0]
@@ -1117,9 +1315,10 @@ class ModelSelector(
             m[c] = m[c].astype(np.float64)
         return m
 
-    def _set_final(self, X, rule):
-        """Label all rows with ``rule``, renumber by size, set the attributes."""
-        raw = rule(X)
+    def _renumbered(self, X, rule, Z=None):
+        """``rule`` restricted to its non-empty segments, numbered by size (0 = largest; ties: centre order),
+        and the labels of ``X`` by it."""
+        raw = self._apply(rule, X, Z)
         n_comp = rule.n_components
         own = raw >= 0
         counts = np.bincount(raw[own], minlength=n_comp)
@@ -1128,15 +1327,55 @@ class ModelSelector(
         means, counts = means[keep], counts[keep]
         keys = [means[:, j] for j in range(means.shape[1] - 1, -1, -1)]
         order = keep[np.lexsort(keys + [-counts])] if keep.size else keep
-        self._rule = rule.subset(order)
+        final = rule.subset(order)
         # second pass with the final rule, so that predict(X) == labels_ exactly
-        labels = self._rule(X)
-        self.labels_ = labels.astype(np.int64)
-        self.n_clusters_ = int(order.size)
+        return final, self._apply(final, X, Z).astype(np.int64)
+
+    def _set_final(self, X, rule):
+        """Label all rows with ``rule``, renumber by size, set the attributes."""
+        self._rule, labels = self._renumbered(X, rule, self._embedding)
+        self.labels_ = labels
+        self.n_clusters_ = int(self._rule.n_components)
         self.cluster_centers_, _ = _group_means(X, labels, self.n_clusters_)
         self.n_noise_ = int(np.count_nonzero(labels == NOISE_LABEL))
         self.noise_radius_ = getattr(self._rule, "radii", None)
         self._n_features_out = self.n_clusters_
+
+    def _set_methods(self, X, metrics, candidates, algs):
+        """The rule's choice within every algorithm that has a usable candidate: ``method_rules_``."""
+        self.method_rules_, self.method_index_ = {}, {}
+        for a in algs:
+            if a == self.algorithm_:
+                self.method_rules_[a], self.method_index_[a] = self._rule, self.chosen_index_
+                continue
+            try:
+                j = int(self._choose(metrics, a, self.preferred))
+            except ValueError as error:
+                self.skipped_.setdefault(a, str(error))
+                continue
+            rule = candidates[j][2]
+            if rule is not None:
+                self.method_rules_[a], self.method_index_[a] = self._renumbered(X, rule, self._embedding)[0], j
+
+    def assign_methods(self, X):
+        """Every fitted method's segment and confidence for each row: the rule's choice within each algorithm.
+
+        The confidence is the Student-t soft assignment (DEC's kernel) of the row's segment in the space the
+        method clusters (the features, or the embedding), or the mixture's posterior probability; NaN for rows
+        left as noise (HDBSCAN).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        dict of str to (ndarray, ndarray)
+            ``algorithm -> (labels, confidence)``; the chosen algorithm's labels equal :meth:`predict`'s.
+        """
+        check_is_fitted(self, "method_rules_")
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        return {a: _labels_and_confidence(rule, X) for a, rule in self.method_rules_.items()}
 
     # ------------------------------------------------------------------
     # predict / transform

@@ -8,12 +8,18 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics.pairwise import euclidean_distances
 
+from .embedding import DEEP_ALGORITHMS
 from .features import CustomerFeatureTransformer
 from .taste import TasteModel, taste_columns
 from .model_selection import ALGORITHMS, NOISE_LABEL, ModelSelector
 from .profiles import OUTLIER_NAME, profile_segments
 
+#: Fewer customers (extreme ones left out) and the embedding candidates are skipped: an autoencoder of a handful of
+#: customers learns nothing the features do not already say.
+MIN_AUTOENCODER_CUSTOMERS = 50
+
 __all__ = [
+    "MIN_AUTOENCODER_CUSTOMERS",
     "NOISE_LABEL",
     "OUTLIER_NAME",
     "SegmentationResult",
@@ -59,6 +65,12 @@ class SegmentationResult:
     taste : TasteModel or None
         Product taste learned from the purchases (``None`` when none were
         given); its ``taste_NN`` columns are the ``taste`` block.
+    autoencoder : CustomerAutoencoder or None
+        The fitted autoencoder whose embedding the ``ae_kmeans`` and
+        ``idec`` candidates cluster (``None`` without them).
+    autoencoder_reused : bool
+        Whether the autoencoder was loaded from its store instead of
+        trained (the features and settings were unchanged).
 
     See Also
     --------
@@ -77,6 +89,8 @@ class SegmentationResult:
     outlier_threshold: float = np.inf
     max_outlier_share: float = 0.0
     taste: TasteModel | None = None
+    autoencoder: object | None = None
+    autoencoder_reused: bool = False
 
     @property
     def n_clusters(self) -> int:
@@ -85,8 +99,14 @@ class SegmentationResult:
 
     @property
     def algorithm(self) -> str:
-        """Algorithm of the chosen model: kmeans, gmm, ward or hdbscan."""
+        """Algorithm of the chosen model: kmeans, gmm, ward, hdbscan, ae_kmeans or idec."""
         return self.model.algorithm_
+
+    def embedding(self, features: pd.DataFrame, purchases: pd.DataFrame | None = None) -> np.ndarray:
+        """The autoencoder's embedding of customers (rows of ``features``, with their purchases for taste)."""
+        if self.autoencoder is None:
+            raise ValueError("This segmentation has no autoencoder: fit it with the ae_kmeans or idec candidates.")
+        return self.autoencoder.transform(self.transformer.transform(self.model_frame(features, purchases)))
 
     @property
     def segment_names(self) -> dict:
@@ -177,6 +197,10 @@ def segment_customers(
     preferred=None,
     purchases=None,
     taste_components=8,
+    autoencoder=None,
+    autoencoder_store=None,
+    forced_algorithm=None,
+    log=None,
 ):
     """Transform, choose a clustering model (algorithm and k) and profile customers in one call.
 
@@ -249,6 +273,19 @@ def segment_customers(
         :class:`TasteModel`). ``None``: no taste block.
     taste_components : int, default=8
         Taste coordinates learned from ``purchases``.
+    autoencoder : CustomerAutoencoder or None, default=None
+        Settings of the autoencoder the embedding candidates (``"ae_kmeans"``,
+        ``"idec"`` in ``algorithms``) cluster; it gets the transformer's
+        layout and is fitted on the customers who are not extreme (``None``:
+        the default settings, seeded with ``random_state``).
+    autoencoder_store : AutoencoderStore or None, default=None
+        Where trained autoencoders are kept: one of the same features and
+        settings is loaded instead of trained again.
+    forced_algorithm : str or None, default=None
+        Apply the choice rule to this algorithm's candidates only (all are
+        still fitted and reported).
+    log : callable or None, default=None
+        Receives progress lines of the long steps (e.g. a Dagster logger).
 
     Returns
     -------
@@ -324,9 +361,28 @@ def segment_customers(
     outliers = extreme_customers(
         transformer.outlier_scores(features), outlier_threshold, max_outlier_share
     )
+    fitted_autoencoder, reused, deep_skipped = None, False, {}
+    if set(algorithms) & set(DEEP_ALGORITHMS):
+        n_fit = int((~outliers).sum())
+        try:
+            if n_fit < MIN_AUTOENCODER_CUSTOMERS:
+                raise ValueError(f"{n_fit} customers, fewer than the {MIN_AUTOENCODER_CUSTOMERS} an autoencoder "
+                                 "is trained on")
+            fitted_autoencoder, reused = _fit_autoencoder(autoencoder, transformer, X[~outliers], random_state,
+                                                          autoencoder_store, log)
+        except ValueError as error:  # the feature-space candidates go on; the model selection says if they cannot
+            deep_skipped = {a: f"no autoencoder: {error}" for a in algorithms if a in DEEP_ALGORITHMS}
+            algorithms = tuple(a for a in algorithms if a not in DEEP_ALGORITHMS)
+            if not algorithms:
+                raise ValueError(f"The embedding candidates cannot be fitted: {error}") from error
+            if log is not None:
+                log(f"embedding candidates skipped: no autoencoder ({error})")
     model = ModelSelector(
         **{
             **(model_params or {}),
+            "autoencoder": fitted_autoencoder,
+            "forced_algorithm": forced_algorithm,
+            "perturbation_scale": perturbation_scale(transformer),
             "algorithms": algorithms,
             "k_range": k_range,
             "random_state": random_state,
@@ -337,6 +393,7 @@ def segment_customers(
             "preferred": preferred,
         }
     ).fit(X[~outliers])
+    model.skipped_.update(deep_skipped)
     labels = model.predict(X) if outliers.any() else model.labels_
     labels = extremes_to_nearest(X, labels, outliers, model.cluster_centers_)
     distances = _distances_to_own_centre(X, model.cluster_centers_, labels)
@@ -357,7 +414,39 @@ def segment_customers(
         outlier_threshold=float(outlier_threshold),
         max_outlier_share=float(max_outlier_share),
         taste=taste,
+        autoencoder=fitted_autoencoder,
+        autoencoder_reused=reused,
     )
+
+
+def perturbation_scale(transformer):
+    """Units of the transformed matrix per standardised unit of each column: the transformer's weight, 0 for the
+    one-hot indicators (a categorical level is not perturbed a little)."""
+    scale = transformer.weight_.copy()
+    for _, idx in transformer.onehot_groups():
+        scale[idx] = 0.0
+    return scale
+
+
+def _fit_autoencoder(template, transformer, X, random_state, store, log):
+    """The autoencoder of the embedding candidates, with the transformer's layout: trained, or loaded from the
+    store when it holds one of the same features and settings. Returns (autoencoder, reused)."""
+    from sklearn.base import clone
+
+    from ..deep import CustomerAutoencoder, autoencoder_layout
+
+    template = CustomerAutoencoder(random_state=random_state) if template is None else clone(template)
+    autoencoder = template.set_params(**autoencoder_layout(transformer))
+    if store is None:
+        return autoencoder.fit(X, log=log), False
+    names = transformer.get_feature_names_out().tolist()
+    transforms = {name: {"centre": float(c), "scale": float(s), "clip": float(b), "weight": float(w)}
+                  for name, c, s, b, w in zip(names, transformer.mean_, transformer.scale_, transformer.clip_,
+                                              transformer.weight_)}
+    return store.fit(autoencoder, X, log=log, metadata={
+        "features": names, "transforms": transforms,
+        "skew_columns": [str(c) for c in transformer.skew_columns_],
+        "categorical_columns": [str(c) for c in transformer.categorical_columns_]})
 
 
 def with_taste(features, taste, purchases):

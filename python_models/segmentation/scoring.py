@@ -228,6 +228,17 @@ class SegmentScorer:
             out.insert(0, self.id_column, features[self.id_column].to_numpy())
         return out
 
+    def embedding(self, features: pd.DataFrame, purchases: pd.DataFrame | None = None) -> np.ndarray:
+        """New customers' coordinates in the saved autoencoder's embedding (``customer_embeddings``' space).
+
+        The embedding candidates (``ae_kmeans``, ``idec``) assign through it already (:meth:`assign`); this gives
+        the coordinates themselves. Raises ``ValueError`` when the segmentation had no embedding candidates.
+        """
+        autoencoder = getattr(self.model, "autoencoder", None)
+        if autoencoder is None:
+            raise ValueError("This segmentation was fitted without the embedding candidates: it has no autoencoder.")
+        return autoencoder.transform(self.transformer.transform(self.model_frame(features, purchases)))
+
     def staleness(self, features: pd.DataFrame, assigned: pd.DataFrame | None = None,
                   purchases: pd.DataFrame | None = None) -> Staleness:
         """Whether the saved segmentation still describes these customers (the rule is in the class docs).
