@@ -5,7 +5,7 @@ from typing import Any, Iterator, Mapping
 from dagster import AssetExecutionContext, AssetKey, Output
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from .project import dbt_project
+from .project import dbt_project, keep_parse
 from .warehouse import PREVIEW_ROWS, Warehouse, table_metadata
 
 
@@ -35,7 +35,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     Row counts and previews are added once dbt has finished and released the DuckDB file.
     """
     warehouse.path.parent.mkdir(parents=True, exist_ok=True)  # dbt creates the file, not its folder
-    events = list(dbt.cli(["build"], context=context).stream())
+    invocation = dbt.cli(["build"], context=context)
+    events = list(invocation.stream())
+    keep_parse(invocation.target_path, warehouse.dbt_target)
     with warehouse.connect(read_only=True) as con:
         for event in events:
             relation = isinstance(event, Output) and _table(context, context.asset_key_for_output(event.output_name))

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from dagster import ConfigurableResource, DagsterEventType, EnvVar, InitResourceContext, MetadataValue
 from pydantic import PrivateAttr
 
-from .project import PROJECT_ROOT
+from .project import PROJECT_ROOT, TARGET_ENV_VAR, start_dbt_target
 from .publishing import Build, discard, publish, start_build
 
 DATABASE_ENV_VAR = "SEGMENTS_DUCKDB_PATH"
@@ -35,6 +35,7 @@ class Warehouse(ConfigurableResource):
 
     _build: Build | None = PrivateAttr(default=None)
     _published_setting: str | None = PrivateAttr(default=None)
+    _target_setting: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if context.dagster_run is None:  # not a run (e.g. a sensor): read the published file
@@ -42,16 +43,18 @@ class Warehouse(ConfigurableResource):
         self._published_setting = os.environ.get(DATABASE_ENV_VAR)
         self._build = start_build(self.path)
         os.environ[DATABASE_ENV_VAR] = str(self._build.path)
+        self._target_setting = start_dbt_target(self.dbt_target)
         context.log.info(f"building into {self._build.path}; published when the run succeeds")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._build is None:
             return
-        if self._published_setting is None:
-            os.environ.pop(DATABASE_ENV_VAR, None)
-        else:
-            os.environ[DATABASE_ENV_VAR] = self._published_setting
         build, self._build = self._build, None
+        for name, setting in ((DATABASE_ENV_VAR, self._published_setting), (TARGET_ENV_VAR, self._target_setting)):
+            if setting is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = setting
         if run_succeeded(context):
             publish(build)
             context.log.info(f"published {build.published}")
@@ -62,6 +65,13 @@ class Warehouse(ConfigurableResource):
     @property
     def path(self) -> Path:
         return resolve_database_path(EnvVar(DATABASE_ENV_VAR).get_value())
+
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's folder for this warehouse's runs (`<name>.dbt` beside the published file): the steps' logs and
+        results of the last run, and the parse the next run starts from."""
+        published = self._build.published if self._build else self.path
+        return published.with_name(published.name + ".dbt")
 
     def artifact_path(self, name: str, suffix: str = ".joblib") -> Path:
         """Where a fitted model is kept: `models/` beside the warehouse file (never committed)."""

@@ -28,7 +28,6 @@ import duckdb
 import pytest
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
-from dagster_assets.publishing import build_path
 from dagster_assets.summary import print_summary
 from dagster_assets.warehouse import Warehouse
 from tests.pipeline import ROOT, materialize, materialize_all, settings
@@ -327,7 +326,7 @@ def test_make_run_prints_why_the_run_failed_last(tmp_path):
         ["make", "--no-print-directory", "-o", "setup", "run", f"BIN={bin_dir}"], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
         env={**os.environ, "SEGMENTS_DATA_DIR": str(folder), "SEGMENTS_DUCKDB_PATH": str(tmp_path / "w.duckdb"),
-             "DAGSTER_HOME": str(tmp_path / "dagster_home"), "DBT_TARGET_PATH": str(tmp_path / "target")})
+             "DAGSTER_HOME": str(tmp_path / "dagster_home")})
     assert done.returncode != 0
     output = done.stdout.splitlines()
     ours = max(i for i, text in enumerate(output) if text.startswith("The run ") and "failed" in text)
@@ -367,20 +366,10 @@ class Run:
 
 
 def run_graph(rows, tmp_path: Path, **env: str) -> Run:
-    """The whole graph on a folder with `rows`, in process; what it skipped, logged and published.
-
-    dbt parses the project first with the settings the run's dbt steps will see (the run builds into
-    `<warehouse>.build`), so each step parses only what changed: dagster-dbt starts each from DBT_TARGET_PATH's
-    partial_parse.msgpack, which otherwise holds another warehouse path, and a new path makes dbt parse it all."""
-    from dbt.cli.main import dbtRunner
-
+    """The whole graph on a folder with `rows`, in process; what it skipped, logged and published."""
     folder = write_shop(tmp_path / "shop", rows)
     database = tmp_path / "warehouse" / "shop.duckdb"
-    target = tmp_path / "dbt_target"
-    env = {"DBT_TARGET_PATH": str(target), "SEGMENTS_AS_OF": None, **env}
-    with settings(SEGMENTS_DATA_DIR=str(folder), SEGMENTS_DUCKDB_PATH=str(build_path(database)), **env):
-        dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(ROOT), "--profiles-dir", str(ROOT),
-                            "--target-path", str(target), "--log-path", str(target)])
+    env = {"SEGMENTS_AS_OF": None, **env}
     instance = DagsterInstance.ephemeral()
     result = materialize_all(folder, database, raise_on_error=False, instance=instance, **env)
     skipped = {}
