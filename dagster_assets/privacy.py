@@ -13,6 +13,7 @@ from python_models.privacy import laplace_counts, release_rng
 from .warehouse import Warehouse
 
 SECRET_ENV_VAR = "SEGMENTS_PRIVACY_SECRET"
+MIN_GROUP_ENV_VAR = "SEGMENTS_MIN_GROUP_SIZE"  # read by dbt's transition tables too (macros/migration_matrix.sql)
 RELEASED_TABLE = "segment_counts_dp"
 
 COUNTS_SCHEMA = pa.schema([("as_of", pa.date32()), ("segment_id", pa.int64()), ("segment_name", pa.string()),
@@ -20,6 +21,14 @@ COUNTS_SCHEMA = pa.schema([("as_of", pa.date32()), ("segment_id", pa.int64()), (
 RELEASES_SCHEMA = pa.schema([("release_id", pa.string()), ("released_table", pa.string()), ("as_of", pa.date32()),
                              ("mechanism", pa.string()), ("epsilon", pa.float64()), ("sensitivity", pa.float64()),
                              ("counts", pa.int64())])
+
+
+def min_group_size() -> int:
+    """The smallest group whose figures BI-facing tables show (SEGMENTS_MIN_GROUP_SIZE, default 10)."""
+    value = EnvVar(MIN_GROUP_ENV_VAR).get_value() or "10"
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"{MIN_GROUP_ENV_VAR} must be a whole number of customers, at least 1; got {value!r}")
+    return int(value)
 
 
 class PrivacyConfig(Config):

@@ -2,9 +2,11 @@
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
+from python_models.privacy import suppress_small_groups
 from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS
 from python_models.tracking import PSI_SIGNIFICANT
 
+from .privacy import min_group_size
 from .history import Snapshot, fit_snapshot, previous_model, save_model, score_snapshot, write_history
 from .skips import segmentation_skipped, skipped, withdraw
 from .warehouse import Warehouse
@@ -115,8 +117,14 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
 
     yield MaterializeResult(asset_key=AssetKey("customer_segments"),
                             metadata=warehouse.write_table("customer_segments", tracked.segments))
+    profiles = tracked.profiles()
+    shown = suppress_small_groups(profiles, "size", min_group_size(),
+                                  columns=[c for c in profiles.columns if c not in ("segment_id", "segment_name")])
+    if shown["is_suppressed"].any():
+        context.log.info(f"segment_profiles: {int(shown['is_suppressed'].sum())} segment(s) under "
+                         f"{min_group_size()} customers shown without figures")
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
-                            metadata=warehouse.write_table("segment_profiles", tracked.profiles()))
+                            metadata=warehouse.write_table("segment_profiles", shown))
     yield MaterializeResult(asset_key=AssetKey("customer_taste"),
                             metadata=warehouse.write_table("customer_taste", tracked.taste_rows()))
     yield MaterializeResult(asset_key=AssetKey("segment_assignments"),

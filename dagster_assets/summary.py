@@ -53,7 +53,8 @@ def print_summary(path) -> None:
         ).fetchall() if "main.segment_profiles" in present else []
         print("Segments:" if segments else "Segments: none at this snapshot (see the skipped steps below)")
         for segment_id, name, size, share in segments:
-            print(f"  {segment_id:>2}  {name:<45} {size:>9,} customers ({share}%)")
+            print(f"  {segment_id:>2}  {name:<45} " + (f"{size:>9,} customers ({share}%)" if size is not None
+                                                      else "too few customers to show (SEGMENTS_MIN_GROUP_SIZE)"))
         if "main.segment_history" in present:
             count, first, last = con.sql("select count(distinct snapshot_date), min(snapshot_date), "
                                          "max(snapshot_date) from main.segment_history").fetchall()[0]

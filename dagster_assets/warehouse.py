@@ -38,7 +38,7 @@ class Warehouse(ConfigurableResource):
     _target_setting: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        if context.dagster_run is None:  # not a run (e.g. a sensor): read the published file
+        if context.run is None:  # not a run (e.g. a sensor): read the published file
             return
         self._published_setting = os.environ.get(DATABASE_ENV_VAR)
         self._build = start_build(self.path)
@@ -159,7 +159,7 @@ def run_succeeded(context: InitResourceContext) -> bool:
     for event in events:
         by_type.setdefault(event.dagster_event.event_type, set()).add(event.dagster_event.step_key)
     done = by_type.get(DagsterEventType.STEP_SUCCESS, set()) | by_type.get(DagsterEventType.STEP_SKIPPED, set())
-    run = context.dagster_run
+    run = context.run
     snapshot = run.execution_plan_snapshot_id and context.instance.get_execution_plan_snapshot(
         run.execution_plan_snapshot_id)
     planned = set(snapshot.step_keys_to_execute) if snapshot else by_type.get(DagsterEventType.STEP_START, set())

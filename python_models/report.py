@@ -114,16 +114,18 @@ def _section(anchor, heading, body):
 def _sizes_figure(profiles, labels, palette):
     fig = Figure(figsize=(8, max(2.5, 0.45 * len(profiles) + 1)))
     ax = fig.add_subplot()
-    sizes = profiles["size"].to_numpy(dtype=float)
+    sizes = profiles["size"].to_numpy(dtype=float, na_value=np.nan)
+    shown = np.nan_to_num(sizes)  # a suppressed segment (size missing) is drawn without a bar
     y = np.arange(len(profiles))
-    ax.barh(y, sizes, color=[palette[s] for s in profiles["segment_id"]])
+    ax.barh(y, shown, color=[palette[s] for s in profiles["segment_id"]])
     ax.set_yticks(y, labels)
     ax.invert_yaxis()  # first segment on top
-    total = sizes.sum()
+    total = shown.sum()
     for yi, size in zip(y, sizes):
-        ax.text(size, yi, f" {size:,.0f} ({size / total:.1%})" if total else f" {size:,.0f}",
-                va="center", fontsize=8)
-    ax.set_xlim(0, sizes.max() * 1.25 if len(sizes) and sizes.max() > 0 else 1)
+        text = (" too few customers to show" if np.isnan(size) else
+                f" {size:,.0f} ({size / total:.1%})" if total else f" {size:,.0f}")
+        ax.text(0 if np.isnan(size) else size, yi, text, va="center", fontsize=8)
+    ax.set_xlim(0, shown.max() * 1.25 if len(shown) and shown.max() > 0 else 1)
     ax.set_xlabel("customers")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -145,7 +147,7 @@ def _heatmap(ax, colour, row_labels, col_labels, norm, cmap, values, fmt):
 
 
 def _profile_figure(profiles, labels, lift_columns):
-    values = profiles[lift_columns].to_numpy(dtype=float)
+    values = profiles[lift_columns].to_numpy(dtype=float, na_value=np.nan)
     # Colour by log2(lift), centred at lift 1 (the overall mean): half and double are equally strong, and
     # one extreme lift (25x for a tiny segment) cannot wash out the rest. Beyond 1/4 and 4x, colours
     # saturate; lifts <= 0 (a negative mean, e.g. a falling trend) take the lowest colour.
@@ -308,8 +310,11 @@ def segment_report(
         total = profiles["size"].sum()
         size_table = profiles[["segment_id", "segment_name", "size"]].assign(
             share=profiles["size"] / total if total else np.nan)
-        add("sizes", "Segment sizes",
-            _img(_sizes_figure(profiles, labels, palette), "Segment sizes") + _table(size_table))
+        body = _img(_sizes_figure(profiles, labels, palette), "Segment sizes") + _table(size_table)
+        if "is_suppressed" in profiles and profiles["is_suppressed"].any():
+            body += ('<p class="note">Segments without figures have too few customers to show them '
+                     "(SEGMENTS_MIN_GROUP_SIZE); shares are of the customers shown.</p>")
+        add("sizes", "Segment sizes", body)
 
         lift_columns = [c for c in profiles.columns if c.startswith(LIFT_PREFIX)]
         if lift_columns:

@@ -75,11 +75,13 @@ def test_without_a_secret_nothing_is_released(demo_warehouse):
 
 
 SALT = "pepper-for-tests"
+MIN_GROUP = 70
 
 
 @pytest.fixture(scope="module")
 def shop_with_pii(tmp_path_factory):
-    """A small generated shop whose customers file carries e-mail, phone and name, through the whole graph."""
+    """A small generated shop whose customers file carries e-mail, phone and name, through the whole graph, with
+    groups under 70 customers suppressed."""
     import hashlib
 
     from python_models.datasets import generate_shop
@@ -94,7 +96,7 @@ def shop_with_pii(tmp_path_factory):
     customers["name"] = "Planted Person " + number
     customers.to_parquet(folder / "customers.parquet", index=False)
     database = tmp_path_factory.mktemp("pii_warehouse") / "segments.duckdb"
-    assert materialize_all(folder, database, SEGMENTS_PII_SALT=SALT).success
+    assert materialize_all(folder, database, SEGMENTS_PII_SALT=SALT, SEGMENTS_MIN_GROUP_SIZE=str(MIN_GROUP)).success
     expected = {row.customer_id: hashlib.sha256((SALT + row.email.strip().lower()).encode()).hexdigest()
                 for row in customers.itertuples()}
     return database, customers, expected
@@ -124,3 +126,25 @@ def test_staging_holds_the_salted_hash_and_a_reader_without_the_salt_sees_none(s
     hashed = dict(query(database, "select customer_id, email_hash from staging.stg_shop__customers"))
     assert hashed == expected  # sha256(salt || trimmed lower-cased address), computed here with hashlib
     assert query(database, "select count(*) from raw.customers where email is not null") == [(0,)]
+
+
+def test_profiles_and_report_show_no_figures_of_a_segment_under_k(shop_with_pii):
+    database = shop_with_pii[0]
+    sizes = dict(query(database, "select segment_id, count(*) from customer_segments group by 1"))
+    assert min(sizes.values()) < MIN_GROUP <= max(sizes.values())  # this shop has both kinds
+    profiles = pd.DataFrame(query(database, "select segment_id, segment_name, size, share, top_features, "
+                                            "is_suppressed from segment_profiles"),
+                            columns=["segment_id", "segment_name", "size", "share", "top_features", "suppressed"])
+    assert set(profiles["segment_id"]) == set(sizes)
+    for row in profiles.itertuples():
+        small = sizes[row.segment_id] < MIN_GROUP
+        assert row.suppressed == small and row.segment_name
+        if small:
+            assert pd.isna(row.size) and pd.isna(row.share) and pd.isna(row.top_features)
+        else:
+            assert row.size == sizes[row.segment_id]
+    lifts = query(database, "select count(*) from information_schema.columns where table_name = 'segment_profiles' "
+                            "and column_name like 'lift_%'")[0][0]
+    assert lifts > 0
+    report = (database.parent / "reports" / "segments" / "segment_report.html").read_text()
+    assert "too few customers to show them" in report

@@ -21,13 +21,13 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dagster_assets.segments import segmentation
 from tests.pipeline import ROOT, frame
 from tests.test_pipeline import PUBLISHED_TABLES
 
 DAGSTER = Path(sys.executable).with_name("dagster")
 # a dbt model and a Python step, with the tests of the model: both kinds of writer are killed mid-write
-SELECTION = "customer_rfm,customer_segments,segment_profiles,segmentation_metrics,customer_taste,segment_history," \
-            "segment_drift,feature_distributions,segment_model_health"
+SELECTION = ",".join(["customer_rfm", *sorted(key.to_user_string() for key in segmentation.keys)])
 KILLS = 10
 CONSISTENT = """
     select (select count(*) from customer_360) as rows_360,
