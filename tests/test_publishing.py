@@ -7,6 +7,7 @@ process of its own session, so a kill takes dbt with it as a dying machine would
 
 import ast
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -28,6 +29,9 @@ from tests.test_pipeline import PUBLISHED_TABLES
 DAGSTER = Path(sys.executable).with_name("dagster")
 # a dbt model and a Python step, with the tests of the model: both kinds of writer are killed mid-write
 SELECTION = ",".join(["customer_rfm", *sorted(key.to_user_string() for key in segmentation.keys)])
+# the quickest segmentation (one algorithm, no bootstrap): the kills are about writes, not about the model choice
+QUICK = json.dumps({"ops": {"segmentation": {"config": {"algorithms": ["kmeans"], "k_min": 4, "k_max": 6,
+                                                           "n_bootstrap": 0, "taste_components": 0}}}})
 KILLS = 10
 CONSISTENT = """
     select (select count(*) from customer_360) as rows_360,
@@ -36,20 +40,21 @@ CONSISTENT = """
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def warehouse(demo_warehouse, tmp_path_factory) -> Path:
-    """A private copy of the session's demo warehouse (tables and saved models), to rebuild and kill at will."""
+    """A private copy of the session's demo warehouse (tables and saved models) for one test, to rebuild and kill
+    at will."""
     folder = tmp_path_factory.mktemp("publishing")
     shutil.copytree(demo_warehouse.parent, folder / "warehouse")
     (folder / "dagster_home").mkdir()
     return folder / "warehouse" / "segments.duckdb"
 
 
-def start_run(warehouse: Path, data_dir: Path, selection: str) -> subprocess.Popen:
+def start_run(warehouse: Path, data_dir: Path, selection: str, *options: str) -> subprocess.Popen:
     env = {**os.environ, "SEGMENTS_DUCKDB_PATH": str(warehouse), "SEGMENTS_DATA_DIR": str(data_dir),
            "DAGSTER_HOME": str(warehouse.parent.parent / "dagster_home")}
     return subprocess.Popen([str(DAGSTER), "asset", "materialize", "-m", "dagster_assets.definitions",
-                             "--select", selection], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             "--select", selection, *options], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -57,8 +62,8 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_to_end(warehouse: Path, data_dir: Path, selection: str) -> list[str]:
-    run = start_run(warehouse, data_dir, selection)
+def run_to_end(warehouse: Path, data_dir: Path, selection: str, *options: str) -> list[str]:
+    run = start_run(warehouse, data_dir, selection, *options)
     lines = run.stdout.readlines()
     assert run.wait() == 0, "".join(lines[-30:])
     return lines
@@ -66,7 +71,7 @@ def run_to_end(warehouse: Path, data_dir: Path, selection: str) -> list[str]:
 
 def kill_after(warehouse: Path, data_dir: Path, seconds: float) -> list[str]:
     """Start a run, SIGKILL its whole session `seconds` after its build started; what it printed until then."""
-    run = start_run(warehouse, data_dir, SELECTION)
+    run = start_run(warehouse, data_dir, SELECTION, "--config-json", QUICK)
     lines: list[str] = []
     started = threading.Event()
 
@@ -90,7 +95,7 @@ def kill_after(warehouse: Path, data_dir: Path, seconds: float) -> list[str]:
 def test_killed_runs_leave_the_published_warehouse_unchanged(warehouse, demo_data):
     data_dir, _ = demo_data
     started = time.monotonic()
-    lines = run_to_end(warehouse, data_dir, SELECTION)
+    lines = run_to_end(warehouse, data_dir, SELECTION, "--config-json", QUICK)
     assert any(f"published {warehouse}" in line for line in lines)
     duration = time.monotonic() - started  # an upper bound of the time from build start to publishing
     before = digest(warehouse)
@@ -105,7 +110,7 @@ def test_killed_runs_leave_the_published_warehouse_unchanged(warehouse, demo_dat
     assert killed_mid_build >= KILLS // 2
     # the kills left a build copy behind; the next run starts over from the published file
     assert warehouse.with_name(warehouse.name + ".build").exists()
-    run_to_end(warehouse, data_dir, SELECTION)
+    run_to_end(warehouse, data_dir, SELECTION, "--config-json", QUICK)
     assert not warehouse.with_name(warehouse.name + ".build").exists()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows_360, customers_360, rows_segments = con.sql(CONSISTENT).fetchall()[0]
