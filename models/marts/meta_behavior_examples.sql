@@ -26,7 +26,7 @@ slots as (
 
 customers as (
 
-    select customer_id, region from {{ ref('customer_features') }}
+    select customer_id, region, age_band, gender from {{ ref('customer_features') }}
 
 ),
 
@@ -103,6 +103,8 @@ examples as (
         h.cutoff_date,
         h.customer_id,
         c.region,
+        c.age_band,
+        c.gender,
         cast(h.purchase_orders as double) as order_count,
         cast(coalesce({{ dbt.datediff('h.last_order_date', 'h.cutoff_date', 'day') }},
                       {{ dbt.datediff('h.first_order_date', 'h.cutoff_date', 'day') }}) as double)

@@ -796,6 +796,8 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
         birth = np.r_[birth, np.clip(np.round(arng.normal(1982, 13, M)), 1950, 2005).astype(np.int32)]
         gender = np.r_[gender, _choice(arng, _GENDER_P, M)]
         region = np.r_[region, _choice(arng, _REGION_P, M)]
+    if markets is not None:  # by customer number, as the other columns
+        region = region[by_num]
     (out / "customers.parquet").unlink(missing_ok=True)
     if config.demographics:
         customers = pa.table({

@@ -118,7 +118,7 @@ class BehaviourMetaLearner(BaseEstimator):
     """
 
     def __init__(self, algorithm: str = "fomaml", hidden_dim: int = 64, k_shot: int = 5, n_query: int = 32,
-                 meta_batch: int = 8, meta_steps: int = 200, inner_steps: int = 5, inner_lr: float = 0.1,
+                 meta_batch: int = 8, meta_steps: int = 200, inner_steps: int = 5, inner_lr: float = 0.03,
                  meta_lr: float = 3e-3, random_state: int = 0):
         self.algorithm = algorithm
         self.hidden_dim = hidden_dim
@@ -147,8 +147,11 @@ class BehaviourMetaLearner(BaseEstimator):
                 parts[key].append(src[idx])
         return {k_: torch.stack(v) for k_, v in parts.items()}
 
-    def fit(self, tasks: list[BehaviourTask], log=None) -> BehaviourMetaLearner:
-        """Meta-train on ``tasks`` (each needs more than ``k_shot`` customers who bought and who did not)."""
+    def fit(self, tasks: list[BehaviourTask], log=None, init: dict | None = None) -> BehaviourMetaLearner:
+        """Meta-train on ``tasks`` (each needs more than ``k_shot`` customers who bought and who did not).
+
+        ``init``: weights to start from (e.g. the pooled model's, so meta-training refines a pretrained network,
+        as is usual for MAML on small data); default: fresh seeded weights."""
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
         usable = [t for t in tasks if t.class_counts().min() > self.k_shot]
@@ -159,6 +162,8 @@ class BehaviourMetaLearner(BaseEstimator):
         with seeded(self.random_state):
             self.n_features_in_ = usable[0].X.shape[1]
             self.network_ = self.new_network(self.n_features_in_)
+            if init is not None:
+                self.network_.load_state_dict(init)
             params = {k: v.detach().clone().requires_grad_(True) for k, v in self.network_.named_parameters()}
             optimizer = torch.optim.Adam(params.values(), lr=self.meta_lr)
             tensors = [(torch.as_tensor(t.X), torch.as_tensor(t.bought), torch.as_tensor(t.log_spend))
