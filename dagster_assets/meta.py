@@ -44,7 +44,7 @@ class MetaConfig(Config):
     episodes: int = 100  # sampled episodes per (method, task family, k_shot)
     stunt_tasks: int = 32  # K-Means pseudo-label tasks on random feature subsets
     protonet_steps: int = 500
-    meta_steps: int = 200
+    meta_steps: int = 100
     random_state: int = 0
 
     def settings(self) -> MetaSettings:
@@ -115,7 +115,10 @@ def meta_learning(context: AssetExecutionContext, config: MetaConfig, warehouse:
                          f"categorical columns there: {', '.join(features.select_dtypes('object').columns)}")
     settings = config.settings()
     as_of = warehouse.read_frame("select as_of_date from staging.stg_shop__as_of")["as_of_date"].iloc[0]
-    segments = warehouse.read_frame("select customer_id, segment_name from customer_segments")
+    # the shop's current segments are training tasks where the segmentation ran (a run may leave it out)
+    segments = (warehouse.read_frame("select customer_id, segment_name from customer_segments")
+                if warehouse.has_table("customer_segments")
+                else pd.DataFrame({"customer_id": pd.Series(dtype=str), "segment_name": pd.Series(dtype=str)}))
 
     seg = learn_segments(features, labels, segments, settings, log=context.log.info)
     key = fingerprint({**settings.__dict__, "kind": "segments"}, features[seg.columns].to_numpy(np.float64),

@@ -1,40 +1,25 @@
-"""What meta-learning is compared with: models trained on all past tasks pooled, and on the support set alone.
+"""What meta-learning is compared with: models trained on all past tasks pooled.
 
 - :class:`GlobalClassifier`: one network trained on the labels of every past task pooled (no episodes). On a new
   task it predicts a past label, which the support set translates into the new task's labels (each past label
   to the new label most of the support customers it is given to carry), its only contact with the new task; its
   penultimate layer is the embedding the ``finetune`` baseline trains a new head on.
 - :func:`fit_global_behaviour`: the behaviour MLP trained on every past task's customers pooled.
-- :func:`support_classifier` / :func:`support_regressor`: scikit-learn models trained on the support set alone.
+- ``knn_support`` and ``logreg_support``, trained on the support set alone, are fitted to every episode at once
+  (:mod:`.linear`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from ..deep.runtime import seeded
 from .maml import BehaviourTask, _loss
 from .networks import BehaviourNet, Encoder
 from .tasks import Task
 
-__all__ = ["GlobalClassifier", "fit_global_behaviour", "support_classifier", "support_regressor"]
-
-
-def support_classifier(method: str, k_shot: int):
-    """``knn_support`` (k-NN, at most 5 neighbours) or ``logreg_support`` (logistic regression)."""
-    if method == "knn_support":
-        return KNeighborsClassifier(n_neighbors=min(5, k_shot))
-    return LogisticRegression(max_iter=200)
-
-
-def support_regressor(method: str, k_shot: int):
-    """The spend model of the same baselines: k-NN regression, or ridge regression (the linear model)."""
-    if method == "knn_support":
-        return KNeighborsRegressor(n_neighbors=min(5, k_shot))
-    return Ridge(alpha=1.0)
+__all__ = ["GlobalClassifier", "fit_global_behaviour"]
 
 
 class GlobalClassifier:

@@ -43,7 +43,7 @@ class MetaSettings:
     episodes: int = 100
     stunt_tasks: int = 32
     protonet_steps: int = 500
-    meta_steps: int = 200
+    meta_steps: int = 100
     random_state: int = 0
 
 
