@@ -24,7 +24,8 @@ from .warehouse import Warehouse
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
-            segment_validity, segment_counts_dp, recommendations, anomalies, synthetic, meta_learning, *CAMPAIGN_ASSETS],
+            segment_validity, segment_counts_dp, recommendations, anomalies, synthetic, meta_learning,
+            *CAMPAIGN_ASSETS],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],

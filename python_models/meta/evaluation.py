@@ -4,8 +4,8 @@ An episode draws ``k_shot`` support customers of each class of a held-out task (
 bought and those who did not); the task's other customers are the query. Every method sees the same episodes.
 Each metric's value is its mean over the episodes, with a normal 95% interval of that mean
 (``mean ± 1.96 · sd / sqrt(episodes)``). The query is at most ``MAX_QUERY`` customers of the task, the same
-seeded sample for every episode and method (less the episode's support). A shot count that leaves some class without a query customer is not
-evaluated; the reason is returned beside the rows.
+seeded sample for every episode and method (less the episode's support). A shot count that leaves some class
+without a query customer is not evaluated; the reason is returned beside the rows.
 """
 
 from __future__ import annotations
