@@ -13,9 +13,11 @@ import pandas as pd
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, MaterializeResult, MetadataValue, multi_asset
 
-from python_models.meta.artifact import fingerprint, save_artifact, segment_state
+from python_models.meta.artifact import (fingerprint, load_behaviour_model, load_segment_model, save_artifact,
+                                        segment_state)
 from python_models.meta.evaluation import K_SHOTS, METRIC_COLUMNS
-from python_models.meta.pipeline import MetaSettings, learn_behaviour, learn_segments
+from python_models.meta.pipeline import (BEHAVIOUR_LABELS, MetaSettings, feature_columns, learn_behaviour,
+                                        learn_segments)
 
 from .skips import skipped, withdraw
 from .warehouse import Warehouse
@@ -85,6 +87,58 @@ def _log_skipped(context, skipped_shots: list) -> list[str]:
     return notes
 
 
+def _segment_model(context, warehouse: Warehouse, features, labels, segments, settings: MetaSettings, as_of):
+    """The prototypical network: trained (or loaded, when the artifact of this input exists), adapted, evaluated,
+    saved. Returns the result, the artifact's version and the asset's materialization."""
+    columns = feature_columns(features, exclude=("customer_id",))
+    key = fingerprint({**settings.__dict__, "kind": "segments"}, features[columns].to_numpy(np.float64),
+                      features[settings.task_column].astype(str).to_numpy(), labels.to_numpy(), segments.to_numpy())
+    version = f"meta-segments-{key[:16]}"
+    path = warehouse.artifact_path(version, ".pt")
+    saved = load_segment_model(path)[:2] if path.exists() else None
+    seg = learn_segments(features, labels, segments, settings, log=context.log.info, trained=saved)
+    if saved is None:
+        save_artifact(path, segment_state(seg.protonet, seg.global_model), {
+            "fingerprint": key, "columns": seg.columns, "scaler": seg.scaler.to_dict(),
+            "task_column": settings.task_column, "protonet_params": seg.protonet.get_params(),
+            "training": seg.protonet.training_,
+            "global_params": {k: getattr(seg.global_model, k) for k in (
+                "hidden_dim", "embedding_dim", "steps", "batch_size", "learning_rate", "random_state")},
+            "global_classes": seg.global_model.classes_.tolist(), "tasks": seg.training_tasks, "as_of": str(as_of)})
+    return seg, version, MaterializeResult(asset_key=AssetKey("meta_segment_model"), metadata={
+        "path": MetadataValue.path(str(path)), "model_version": MetadataValue.text(version),
+        "reused": MetadataValue.bool(saved is not None),
+        "held_out": MetadataValue.text(", ".join(seg.training_tasks["held_out"])),
+        "training_tasks": MetadataValue.json(seg.training_tasks)})
+
+
+def _behaviour_model(context, warehouse: Warehouse, examples, held_out: list[str], settings: MetaSettings, as_of):
+    """FOMAML and Reptile: trained (or loaded), evaluated, saved; ``(None, None, skipped)`` without training tasks."""
+    columns = feature_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
+    key = fingerprint({**settings.__dict__, "kind": "behaviour", "held_out": held_out},
+                      examples[columns].to_numpy(np.float64), examples[settings.task_column].astype(str).to_numpy(),
+                      examples[list(BEHAVIOUR_LABELS)].to_numpy(np.float64), examples["period"].to_numpy())
+    version = f"meta-behaviour-{key[:16]}"
+    path = warehouse.artifact_path(version, ".pt")
+    saved = load_behaviour_model(path)[:2] if path.exists() else None
+    beh = learn_behaviour(examples, held_out, settings, log=context.log.info, trained=saved)
+    if beh is None:
+        return None, None, skipped(context, "meta_behavior_model", (
+            f"no {settings.task_column} outside the labelled ones has a cutoff with enough customers who bought and "
+            "who did not: no behaviour tasks to meta-train on"))
+    if saved is None:
+        save_artifact(path, {**{name: learner.params_ for name, learner in beh.learners.items()},
+                             "global": beh.global_model[1]}, {
+            "fingerprint": key, "columns": beh.columns, "scaler": beh.scaler.to_dict(),
+            "task_column": settings.task_column,
+            "learners": {name: {"params": learner.get_params(), "training": learner.training_}
+                         for name, learner in beh.learners.items()},
+            "tasks": beh.training_tasks, "as_of": str(as_of)})
+    return beh, version, MaterializeResult(asset_key=AssetKey("meta_behavior_model"), metadata={
+        "path": MetadataValue.path(str(path)), "model_version": MetadataValue.text(version),
+        "reused": MetadataValue.bool(saved is not None), "training_tasks": MetadataValue.json(beh.training_tasks)})
+
+
 @multi_asset(
     specs=[
         AssetSpec("meta_segment_model", deps=INPUTS, group_name="meta",
@@ -120,57 +174,24 @@ def meta_learning(context: AssetExecutionContext, config: MetaConfig, warehouse:
                 if warehouse.has_table("customer_segments")
                 else pd.DataFrame({"customer_id": pd.Series(dtype=str), "segment_name": pd.Series(dtype=str)}))
 
-    seg = learn_segments(features, labels, segments, settings, log=context.log.info)
-    key = fingerprint({**settings.__dict__, "kind": "segments"}, features[seg.columns].to_numpy(np.float64),
-                      labels.to_numpy(), segments.to_numpy())
-    segment_version = f"meta-segments-{key[:16]}"
-    segment_path = warehouse.artifact_path(segment_version, ".pt")
-    save_artifact(segment_path, segment_state(seg.protonet, seg.global_model), {
-        "fingerprint": key, "columns": seg.columns, "scaler": seg.scaler.to_dict(), "task_column": config.task_column,
-        "protonet_params": seg.protonet.get_params(), "training": seg.protonet.training_,
-        "global_params": {k: getattr(seg.global_model, k) for k in ("hidden_dim", "embedding_dim", "steps",
-                                                                     "batch_size", "learning_rate", "random_state")},
-        "global_classes": seg.global_model.classes_.tolist(), "tasks": seg.training_tasks, "as_of": str(as_of)})
-    yield MaterializeResult(asset_key=AssetKey("meta_segment_model"), metadata={
-        "path": MetadataValue.path(str(segment_path)), "model_version": MetadataValue.text(segment_version),
-        "held_out": MetadataValue.text(", ".join(seg.training_tasks["held_out"])),
-        "training_tasks": MetadataValue.json(seg.training_tasks),
-        "training_seconds": MetadataValue.float(seg.protonet.training_["seconds"])})
-
+    seg, segment_version, result = _segment_model(context, warehouse, features, labels, segments, settings, as_of)
+    yield result
     examples = warehouse.read_frame("select * exclude (cutoff_date, customer_id) from meta_behavior_examples "
                                     "order by period, customer_id")
     if config.task_column not in examples.columns:
         raise ValueError(f"MetaConfig.task_column {config.task_column!r} is not a column of meta_behavior_examples")
-    beh = learn_behaviour(examples, seg.training_tasks["held_out"], settings, log=context.log.info)
-    frames = [seg.metrics]
-    notes = _log_skipped(context, seg.skipped)
-    if beh is None:
-        reason = (f"no {config.task_column} outside the labelled ones has a cutoff with enough customers who bought "
-                  "and who did not: no behaviour tasks to meta-train on")
-        yield skipped(context, "meta_behavior_model", reason)
-        behaviour_version = None
-    else:
-        key = fingerprint({**settings.__dict__, "kind": "behaviour"}, examples[beh.columns].to_numpy(np.float64))
-        behaviour_version = f"meta-behaviour-{key[:16]}"
-        behaviour_path = warehouse.artifact_path(behaviour_version, ".pt")
-        save_artifact(behaviour_path, {**{name: learner.params_ for name, learner in beh.learners.items()},
-                                       "global": beh.global_model[1]}, {
-            "fingerprint": key, "columns": beh.columns, "scaler": beh.scaler.to_dict(),
-            "task_column": config.task_column,
-            "learners": {name: {"params": learner.get_params(), "training": learner.training_}
-                         for name, learner in beh.learners.items()},
-            "tasks": beh.training_tasks, "as_of": str(as_of)})
-        frames.append(beh.metrics)
-        notes += _log_skipped(context, beh.skipped)
-        yield MaterializeResult(asset_key=AssetKey("meta_behavior_model"), metadata={
-            "path": MetadataValue.path(str(behaviour_path)), "model_version": MetadataValue.text(behaviour_version),
-            "training_tasks": MetadataValue.json(beh.training_tasks)})
+    beh, behaviour_version, result = _behaviour_model(context, warehouse, examples, seg.training_tasks["held_out"],
+                                                      settings, as_of)
+    yield result
+    frames = [seg.metrics] + ([beh.metrics] if beh is not None else [])
+    notes = _log_skipped(context, seg.skipped + (beh.skipped if beh is not None else []))
 
     adapted = seg.adapted.assign(model_version=segment_version, as_of=as_of)
     yield MaterializeResult(asset_key=AssetKey("adapted_segments"), metadata={
         **warehouse.write_table("adapted_segments", adapted),
         "tasks": MetadataValue.text(", ".join(sorted(adapted["task"].unique())))})
-    metrics = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    metrics = pd.concat([f for f in frames if len(f)] or [pd.DataFrame(columns=list(METRIC_COLUMNS))],
+                        ignore_index=True)
     metrics = metrics.astype({"k_shot": "int32", "episodes": "int32"}).assign(
         model_version=np.where(metrics["task"].str.startswith("behaviour:"), behaviour_version, segment_version),
         snapshot_date=as_of)

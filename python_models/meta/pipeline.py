@@ -66,11 +66,12 @@ class SegmentResult:
 
 
 def learn_segments(features: pd.DataFrame, labels: pd.DataFrame, segments: pd.DataFrame, settings: MetaSettings,
-                   log=print) -> SegmentResult:
+                   log=print, trained: tuple | None = None) -> SegmentResult:
     """Meta-train the prototypical network, adapt it to every held-out group's labels, evaluate on held-out tasks.
 
     ``features``: customer_features (one row per customer, ``settings.task_column`` among its columns);
-    ``labels``: ``customer_id, label``; ``segments``: ``customer_id, segment_name`` (may be empty).
+    ``labels``: ``customer_id, label``; ``segments``: ``customer_id, segment_name`` (may be empty);
+    ``trained``: ``(protonet, global_model)`` saved from the same input (no training then).
     """
     column = settings.task_column
     columns = feature_columns(features, exclude=("customer_id",))
@@ -83,18 +84,25 @@ def learn_segments(features: pd.DataFrame, labels: pd.DataFrame, segments: pd.Da
     held_out = sorted(set(group[label_rows]))
     rng = np.random.default_rng(settings.random_state)
 
-    pseudo = stunt_tasks(X, settings.stunt_tasks, rng)
     seg = segments.set_index("customer_id")["segment_name"].reindex(features["customer_id"]).to_numpy()
-    past = [Task(f"segments:{g}", X[(group == g) & pd.notna(seg)], seg[(group == g) & pd.notna(seg)].astype(str))
-            for g in sorted(set(group) - set(held_out)) if ((group == g) & pd.notna(seg)).sum() > 1]
-    past = [t for t in past if t.n_classes >= 2]
-    log(f"protonet: {len(pseudo)} STUNT pseudo-label tasks, {len(past)} segment tasks outside the held-out "
-        f"{column} {', '.join(held_out)}")
-    protonet = PrototypicalNetwork(steps=settings.protonet_steps, random_state=settings.random_state)
-    protonet.fit(pseudo + past, log=log)
-    # every training task pooled, each task's labels its own classes
-    global_model = GlobalClassifier(random_state=settings.random_state).fit(
-        [Task(t.name, t.X, np.char.add(f"{t.name}:", np.asarray(t.labels).astype(str))) for t in pseudo + past])
+    if trained is not None:
+        protonet, global_model = trained
+        counts = {"reused": True}
+        log("protonet: input unchanged, reusing the saved meta_segment_model")
+    else:
+        pseudo = stunt_tasks(X, settings.stunt_tasks, rng)
+        past = [Task(f"segments:{g}", X[(group == g) & pd.notna(seg)],
+                     seg[(group == g) & pd.notna(seg)].astype(str))
+                for g in sorted(set(group) - set(held_out)) if ((group == g) & pd.notna(seg)).sum() > 1]
+        past = [t for t in past if t.n_classes >= 2]
+        log(f"protonet: {len(pseudo)} STUNT pseudo-label tasks, {len(past)} segment tasks outside the held-out "
+            f"{column} {', '.join(held_out)}")
+        protonet = PrototypicalNetwork(steps=settings.protonet_steps, random_state=settings.random_state)
+        protonet.fit(pseudo + past, log=log)
+        # every training task pooled, each task's labels its own classes
+        global_model = GlobalClassifier(random_state=settings.random_state).fit(
+            [Task(t.name, t.X, np.char.add(f"{t.name}:", np.asarray(t.labels).astype(str))) for t in pseudo + past])
+        counts = {"pseudo": len(pseudo), "segments": len(past)}
 
     adapted, frames, skipped = [], [], []
     for g in held_out:
@@ -118,7 +126,7 @@ def learn_segments(features: pd.DataFrame, labels: pd.DataFrame, segments: pd.Da
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(METRIC_COLUMNS))
     return SegmentResult(protonet, global_model, scaler, columns,
                          pd.concat(adapted, ignore_index=True), metrics, skipped,
-                         {"pseudo": len(pseudo), "segments": len(past), "held_out": held_out})
+                         {**counts, "held_out": held_out})
 
 
 @dataclass
@@ -132,10 +140,11 @@ class BehaviourResult:
     training_tasks: dict = field(default_factory=dict)
 
 
-def learn_behaviour(examples: pd.DataFrame, held_out: list[str], settings: MetaSettings,
-                    log=print) -> BehaviourResult | None:
+def learn_behaviour(examples: pd.DataFrame, held_out: list[str], settings: MetaSettings, log=print,
+                    trained: tuple | None = None) -> BehaviourResult | None:
     """Meta-train FOMAML and Reptile on the (group, cutoff) tasks outside ``held_out``; evaluate them and the
-    baselines on the held-out groups' tasks. None when there is nothing to train or evaluate on (logged)."""
+    baselines on the held-out groups' tasks. None when there is nothing to train or evaluate on (logged).
+    ``trained``: ``(learners, global_model)`` saved from the same input (no training then)."""
     column = settings.task_column
     columns = feature_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
     scaler = FeatureScaler().fit(examples[columns].to_numpy(np.float64))
@@ -154,12 +163,15 @@ def learn_behaviour(examples: pd.DataFrame, held_out: list[str], settings: MetaS
             f"{BehaviourMetaLearner().k_shot} customers who bought and who did not: nothing to meta-train on")
         return None
     log(f"behaviour: {len(trainable)} training tasks ({column} x cutoff), held out: {', '.join(held_out)}")
-    # the pooled model is both the `global` baseline and the meta-learners' starting point
-    global_model = fit_global_behaviour(trainable, BehaviourMetaLearner().hidden_dim,
-                                        random_state=settings.random_state)
-    learners = {name: BehaviourMetaLearner(algorithm, **learner_settings).fit(trainable, log=log,
-                                                                              init=global_model[1])
-                for name, algorithm in (("maml", "fomaml"), ("reptile", "reptile"))}
+    if trained is not None:
+        learners, global_model = trained
+        log("behaviour: input unchanged, reusing the saved meta_behavior_model")
+    else:  # the pooled model is both the `global` baseline and the meta-learners' starting point
+        global_model = fit_global_behaviour(trainable, BehaviourMetaLearner().hidden_dim,
+                                            random_state=settings.random_state)
+        learners = {name: BehaviourMetaLearner(algorithm, **learner_settings).fit(trainable, log=log,
+                                                                                  init=global_model[1])
+                    for name, algorithm in (("maml", "fomaml"), ("reptile", "reptile"))}
     frames, skipped = [], []
     for g in held_out:
         if not tasks[g]:
