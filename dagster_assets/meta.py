@@ -33,6 +33,8 @@ EMPTY = {
                              "ci_low double, ci_high double, episodes integer, model_version varchar, "
                              "snapshot_date date",
 }
+NO_LABELS = ("no segment labels (segment_labels.csv is absent or none of its rows was accepted, see "
+             "rejected_segment_labels): there is no new market to adapt to")
 #: Fewer customers than this and there are no tasks to meta-train on.
 MIN_CUSTOMERS = 50
 
@@ -65,9 +67,6 @@ def _skip(context, warehouse: Warehouse, reason: str):
 
 
 def _skip_reason(labels: pd.DataFrame, features: pd.DataFrame, column: str) -> str | None:
-    if labels.empty:
-        return ("no segment labels (segment_labels.csv is absent or none of its rows was accepted, see "
-                "rejected_segment_labels): there is no new market to adapt to")
     if len(features) < MIN_CUSTOMERS:
         return f"{len(features)} customers, fewer than {MIN_CUSTOMERS}: too few to make tasks of"
     if labels["label"].nunique() < 2:
@@ -159,6 +158,9 @@ def _behaviour_model(context, warehouse: Warehouse, examples, held_out: list[str
 def meta_learning(context: AssetExecutionContext, config: MetaConfig, warehouse: Warehouse):
     labels = warehouse.read_frame("select customer_id, label from staging.stg_shop__segment_labels "
                                   "order by customer_id")
+    if labels.empty:  # the usual shop: skipped before anything else is read
+        yield from _skip(context, warehouse, NO_LABELS)
+        return
     features = warehouse.read_frame("select * from customer_features order by customer_id")
     reason = _skip_reason(labels, features, config.task_column)
     if reason:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..deep.runtime import seeded
 from .baselines import GlobalClassifier, fit_global_behaviour
 from .evaluation import K_SHOTS, METRIC_COLUMNS, evaluate_assignment, evaluate_behaviour
 from .features import FeatureScaler
@@ -73,6 +74,11 @@ def learn_segments(features: pd.DataFrame, labels: pd.DataFrame, segments: pd.Da
     ``labels``: ``customer_id, label``; ``segments``: ``customer_id, segment_name`` (may be empty);
     ``trained``: ``(protonet, global_model)`` saved from the same input (no training then).
     """
+    with seeded(settings.random_state):  # one thread and seeded torch throughout: the same input, the same tables
+        return _learn_segments(features, labels, segments, settings, log, trained)
+
+
+def _learn_segments(features, labels, segments, settings: MetaSettings, log, trained) -> SegmentResult:
     column = settings.task_column
     columns = feature_columns(features, exclude=("customer_id",))
     scaler = FeatureScaler().fit(features[columns].to_numpy(np.float64))
@@ -145,6 +151,11 @@ def learn_behaviour(examples: pd.DataFrame, held_out: list[str], settings: MetaS
     """Meta-train FOMAML and Reptile on the (group, cutoff) tasks outside ``held_out``; evaluate them and the
     baselines on the held-out groups' tasks. None when there is nothing to train or evaluate on (logged).
     ``trained``: ``(learners, global_model)`` saved from the same input (no training then)."""
+    with seeded(settings.random_state):
+        return _learn_behaviour(examples, held_out, settings, log, trained)
+
+
+def _learn_behaviour(examples, held_out, settings: MetaSettings, log, trained) -> BehaviourResult | None:
     column = settings.task_column
     columns = feature_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
     scaler = FeatureScaler().fit(examples[columns].to_numpy(np.float64))
