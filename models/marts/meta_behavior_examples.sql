@@ -1,7 +1,7 @@
 {#- Behaviour tasks for meta-learning: customers measured at var('meta_periods') past cutoffs, one horizon apart
     (cutoff k = snapshot - k × var('propensity_horizon_days'), k = 1 .. meta_periods), each with what they did in
     the horizon after it. A task is a slice of these rows: by default one region at one cutoff (README,
-    "Meta-learning"). Only what happened on or before a cutoff feeds its features. -#}
+    "Meta-learning"). Only what happened on or before a cutoff feeds its features. Empty without segment labels. -#}
 {%- set horizon = var('propensity_horizon_days') -%}
 {%- set category_slots = var('category_slots') -%}
 {%- set channel_slots = var('channel_slots') -%}
@@ -30,13 +30,19 @@ customers as (
 
 ),
 
+-- No cutoffs, so no rows and next to no cost, in a shop without segment labels: only meta-learning reads this
+-- table, and it has nothing to adapt to there.
 periods as (
 
-    {% for period in range(1, var('meta_periods') + 1) -%}
-    select {{ period }} as period, cast({{ dbt.dateadd('day', -period * horizon, 'as_of_date') }} as date) as cutoff_date
-    from {{ ref('stg_shop__as_of') }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from (
+        {% for period in range(1, var('meta_periods') + 1) -%}
+        select {{ period }} as period,
+            cast({{ dbt.dateadd('day', -period * horizon, 'as_of_date') }} as date) as cutoff_date
+        from {{ ref('stg_shop__as_of') }}
+        {% if not loop.last %}union all{% endif %}
+        {% endfor %}
+    ) as cutoffs
+    where exists (select 1 from {{ ref('stg_shop__segment_labels') }})
 
 ),
 
