@@ -156,6 +156,9 @@ def _behaviour_model(context, warehouse: Warehouse, examples, held_out: list[str
     ]
 )
 def meta_learning(context: AssetExecutionContext, config: MetaConfig, warehouse: Warehouse):
+    if not config.k_shots or min(config.k_shots) < 1 or config.episodes < 1:
+        raise ValueError(f"MetaConfig needs k_shots of at least 1 and episodes of at least 1, got k_shots "
+                         f"{config.k_shots} and episodes {config.episodes}")
     labels = warehouse.read_frame("select customer_id, label from staging.stg_shop__segment_labels "
                                   "order by customer_id")
     if labels.empty:  # the usual shop: skipped before anything else is read
