@@ -12,16 +12,23 @@ Pure Python (numpy / torch / scikit-learn), no orchestration imports::
     predictor.predict_proba(X), predictor.predict_spend(X)
 
 Building blocks: :func:`stunt_tasks` (pseudo-label tasks from unlabelled customers), :class:`FeatureScaler`,
-the episodic evaluation against baselines (:func:`evaluate_assignment`, :func:`evaluate_behaviour`) and the
-versioned artifacts (:class:`MetaArtifactStore`).
+the baselines (:class:`GlobalClassifier`, :mod:`.linear`), the episodic evaluation (:func:`evaluate_assignment`,
+:func:`evaluate_behaviour`), the versioned artifacts (:func:`save_artifact`, :func:`load_segment_model`,
+:func:`load_behaviour_model`) and what the Dagster step calls (:func:`learn_segments`, :func:`learn_behaviour`).
 """
 
+from .artifact import ARTIFACT_VERSION, load_behaviour_model, load_segment_model, save_artifact
+from .baselines import GlobalClassifier, fit_global_behaviour
+from .evaluation import K_SHOTS, evaluate_assignment, evaluate_behaviour
 from .features import FeatureScaler
 from .maml import ALGORITHMS, BehaviourMetaLearner, BehaviourPredictor, BehaviourTask
+from .pipeline import MetaSettings, learn_behaviour, learn_segments
 from .protonet import PrototypePredictor, PrototypicalNetwork
 from .tasks import Task, sample_episode, stunt_tasks
 
 __all__ = [
-    "ALGORITHMS", "BehaviourMetaLearner", "BehaviourPredictor", "BehaviourTask", "FeatureScaler",
-    "PrototypePredictor", "PrototypicalNetwork", "Task", "sample_episode", "stunt_tasks",
+    "ALGORITHMS", "ARTIFACT_VERSION", "K_SHOTS", "BehaviourMetaLearner", "BehaviourPredictor", "BehaviourTask",
+    "FeatureScaler", "GlobalClassifier", "MetaSettings", "PrototypePredictor", "PrototypicalNetwork", "Task",
+    "evaluate_assignment", "evaluate_behaviour", "fit_global_behaviour", "learn_behaviour", "learn_segments",
+    "load_behaviour_model", "load_segment_model", "sample_episode", "save_artifact", "stunt_tasks",
 ]
