@@ -25,12 +25,11 @@ from .networks import BehaviourNet
 from .protonet import PrototypicalNetwork
 from .tasks import Task, sample_episode
 
-__all__ = ["ASSIGNMENT_METHODS", "BEHAVIOUR_METHODS", "K_SHOTS", "METRIC_COLUMNS", "auc", "evaluate_assignment",
+__all__ = ["ASSIGNMENT_METHODS", "K_SHOTS", "METRIC_COLUMNS", "auc", "evaluate_assignment",
            "evaluate_behaviour", "interval", "macro_f1"]
 
 K_SHOTS = (1, 5, 10, 50)
 ASSIGNMENT_METHODS = ("protonet", "knn_support", "logreg_support", "global", "finetune")
-BEHAVIOUR_METHODS = ("maml", "reptile", "global", "finetune", "scratch", "knn_support", "logreg_support")
 METRIC_COLUMNS = ("method", "task", "k_shot", "metric", "value", "ci_low", "ci_high", "episodes")
 #: Query customers scored per task: a fixed seeded sample of its customers (less each episode's support), so an
 #: episode costs the same in a region of 3,000 customers as in one of 300,000.
