@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python bench/bench_clv.py
 	$(BIN)/python bench/bench_recommend.py
 	$(BIN)/python bench/bench_deep.py
+	$(BIN)/python bench/bench_meta.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo

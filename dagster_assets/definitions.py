@@ -12,6 +12,7 @@ from .clv import clv_holdout_evaluation, clv_scores
 from .dbt_models import dbt_models
 from .deep import anomalies, synthetic
 from .explanations import segment_explanations
+from .meta import meta_learning
 from .privacy import segment_counts_dp
 from .project import DBT_EXECUTABLE, dbt_project
 from .propensity import propensity
@@ -23,7 +24,8 @@ from .warehouse import Warehouse
 
 defs = Definitions(
     assets=[dbt_models, segmentation, segment_explanations, clv_scores, clv_holdout_evaluation, propensity,
-            segment_validity, segment_counts_dp, recommendations, anomalies, synthetic, *CAMPAIGN_ASSETS],
+            segment_validity, segment_counts_dp, recommendations, anomalies, synthetic, meta_learning,
+            *CAMPAIGN_ASSETS],
     jobs=[monthly_snapshot, refresh_warehouse],
     schedules=[monthly_snapshot_schedule],
     sensors=[new_data_files],

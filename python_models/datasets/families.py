@@ -3,8 +3,9 @@
     python -m python_models.datasets list                     # names, sizes and descriptions
     python -m python_models.datasets shop --config whales --out DIR [--customers N] [--seed S] ...
 
-Sizes are test-sized (2k-20k customers, a few seconds each) except ``large_200k`` (the bench). ``holdout`` is for
-a final check only: never tune anything on it.
+Sizes are test-sized (2k-20k customers, a few seconds each) except ``large_200k`` (the bench). ``holdout`` and
+``regions_holdout`` (its meta-learning twin: markets and labels) are for a final check only: never tune anything on
+them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ SHOP_CONFIGS: dict[str, ShopConfig] = _family(
                n_customers=200_000, n_personas=8, n_categories=24, whale_share=0.01, seed=1200),
     ShopConfig("holdout", "HOLDOUT, never tune on this: six personas, 24 categories, 2% whales, 3% label noise",
                n_customers=15_000, n_categories=24, whale_share=0.02, label_noise=0.03, seed=271828),
+    ShopConfig("demo_regions", "the demo's personas shifted region by region and in 2025, five labels per persona "
+               "for Central (segment_labels.csv): the meta-learning demo", n_customers=20_000, seed=42,
+               personas="demo", region_shift=0.8, labels_per_persona=5, labelled_region="Central"),
+    ShopConfig("regions_holdout", "HOLDOUT for meta-learning, never tune on this: five procedural personas over 24 "
+               "categories shifted by region and period, five labels per persona for East",
+               n_customers=15_000, n_personas=5, n_categories=24, seed=161803, region_shift=0.7,
+               labels_per_persona=5, labelled_region="East"),
 )
 
 

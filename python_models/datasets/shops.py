@@ -186,6 +186,19 @@ class ShopConfig:
     label_noise : float
         Share of each persona's customers whose behaviour is drawn from another persona while their label keeps
         the original one.
+    region_shift : float
+        Strength of the planted market shifts (0: none, the default; up to 1). Above 0 each customer's region is
+        drawn before their behaviour, and every (persona, region) pair buys with its own spend level, cadence,
+        channel mix and category mix, and in some regions a persona that lapses elsewhere stays active (or the
+        reverse): the same persona behaves differently market by market (``regions.py``). The second year (the
+        later period) also shifts every region towards the app and higher prices. Regions are written to
+        ``customers.parquet`` (demographics on).
+    labels_per_persona : int
+        With region shifts: write ``segment_labels.csv`` (``customer_id, label, source``), this many customers of
+        each persona in ``labelled_region`` labelled with the persona's name, as analysts or a survey would
+        (0: no file).
+    labelled_region : str
+        The held-out region the labels come from (one of ``REGIONS``).
     anomalies : float
         Anomalous customers planted *beside* the ``n_customers`` persona customers, as a share of them (0: none;
         see ``anomalies.py``): listed in ``ground_truth/anomalies.csv``, left out of ``personas.csv``.
@@ -208,6 +221,9 @@ class ShopConfig:
     whale_share: float = 0.0
     label_noise: float = 0.0
     anomalies: float = 0.0
+    region_shift: float = 0.0
+    labels_per_persona: int = 0
+    labelled_region: str = "Central"
     events: bool | None = None
     demographics: bool = True
     bad_rows: bool = True
@@ -239,6 +255,12 @@ class ShopConfig:
             raise ValueError("label_noise must be in [0, 0.5]")
         if not 0 <= self.anomalies <= 0.2:
             raise ValueError("anomalies must be in [0, 0.2]")
+        if not 0 <= self.region_shift <= 1:
+            raise ValueError("region_shift must be in [0, 1]")
+        if self.labels_per_persona < 0 or (self.labels_per_persona and not self.region_shift):
+            raise ValueError("labels_per_persona needs region_shift > 0 (labels come from one shifted region)")
+        if self.labelled_region not in REGIONS:
+            raise ValueError(f"labelled_region must be one of {REGIONS}")
 
     def replace(self, **changes) -> ShopConfig:
         """A copy with some fields changed (unknown names raise TypeError)."""
@@ -248,8 +270,12 @@ class ShopConfig:
         d = dataclasses.asdict(self)
         d["shares"] = list(self.shares) if self.shares is not None else None
         d["share_range"] = list(self.share_range)
-        if not self.anomalies:  # configurations without anomalies describe themselves as they always did
+        # configurations without anomalies or market shifts describe themselves as they always did
+        if not self.anomalies:
             del d["anomalies"]
+        if not self.region_shift:
+            for name in ("region_shift", "labels_per_persona", "labelled_region"):
+                del d[name]
         return d
 
 
@@ -445,6 +471,8 @@ def _persona_block(rng, spec, n, cat_start, cat_count, list_cents):
     qk, qp = spec["qty"]
     qty = (1 + rng.binomial(qk, qp, n_l)).astype(np.int16) if qk else np.ones(n_l, dtype=np.int16)
     noise = 1 + rng.normal(0, 0.03, n_l)
+    if "price_factor" in spec:  # a persona's spend level in one market (regions.py)
+        noise = noise * spec["price_factor"]
     cents = np.round(list_cents[product] * noise).astype(np.int64)
     cents[rng.random(n_l) < 0.001] = 0  # an occasional free item (valid)
     returned = rng.random(n_l) < spec["returns"]
@@ -530,14 +558,22 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
     label_of, persona_of, whale_of, factor_of, b_counts = _customer_traits(config, counts)
     cust_num = (rng.permutation(N) + 1).astype(np.int64)  # internal index -> customer number
     M = anomaly_count(N, config.anomalies)  # anomalous customers, internal index N .. N + M - 1
+    markets = None
+    if config.region_shift:
+        from .regions import build_markets
 
-    # ---- orders and lines, persona by persona
+        markets = build_markets(config, specs, persona_of, len(groups))
+
+    # ---- orders and lines, persona by persona (and region by region in a shop with markets)
     blocks, offset_c, offset_o = [], 0, 0
     for p, spec in enumerate(specs):
         n = int(b_counts[p])
         if n == 0:
             continue
-        b = _persona_block(rng, spec, n, cat_start, cat_count, list_cents)
+        if markets is None:
+            b = _persona_block(rng, spec, n, cat_start, cat_count, list_cents)
+        else:
+            b = markets.block(_persona_block, p, rng, offset_c, n, cat_start, cat_count, list_cents)
         b["cust"] = b["cust"] + offset_c
         b["line_order"] = b["line_order"] + offset_o
         b["persona"] = np.full(len(b["ts"]), p, dtype=np.int8)
@@ -561,6 +597,8 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
     l_order, l_pos, l_prod, l_qty, l_cents, l_ret = (
         cat_("line_order"), cat_("pos"), cat_("product"), cat_("qty"), cat_("cents"), cat_("returned"))
     del blocks
+    if markets is not None:
+        markets.later_period(o_ts, o_chan, l_order, l_cents, config.region_shift)
     if whale_of.any():  # wholesale quantities on every line of a whale
         l_qty = np.minimum(l_qty.astype(np.int64) * factor_of[o_cust[l_order]], WHALE_QTY_MAX).astype(np.int32)
     n_orders = len(o_ts)
@@ -752,10 +790,14 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
     birth = np.clip(np.round(rng.normal(1982, 13, N)), 1950, 2005).astype(np.int32)
     gender = _choice(rng, _GENDER_P, N)
     region = _choice(rng, _REGION_P, N)
+    if markets is not None:  # drawn before the behaviour, which depends on it
+        region = markets.region_of
     if M:
         birth = np.r_[birth, np.clip(np.round(arng.normal(1982, 13, M)), 1950, 2005).astype(np.int32)]
         gender = np.r_[gender, _choice(arng, _GENDER_P, M)]
         region = np.r_[region, _choice(arng, _REGION_P, M)]
+    if markets is not None:  # by customer number, as the other columns
+        region = region[by_num]
     (out / "customers.parquet").unlink(missing_ok=True)
     if config.demographics:
         customers = pa.table({
@@ -775,6 +817,12 @@ def write_shop(config: ShopConfig, out_dir, fmt: str = "csv", verbose: bool = Fa
         products["category"] = pa.array(groups).take(pa.array(prod_cat[by_prod_num]))
     products["list_price"] = _money(list_cents[by_prod_num])
     _write_csv(pa.table(products), out / "products.csv")
+
+    # ---- labels of a few customers per persona in the held-out region
+    (out / "segment_labels.csv").unlink(missing_ok=True)
+    if markets is not None and config.labels_per_persona:
+        _write_csv(markets.labels(label_of, names, cust_ids, cust_num, config.labels_per_persona,
+                                  config.labelled_region), out / "segment_labels.csv")
 
     # ---- events: a few per customer around their active period, in time order
     (out / "events.csv").unlink(missing_ok=True)

@@ -1,0 +1,182 @@
+"""Meta-learning on a generated shop whose personas shift region by region (config regions_holdout, never tuned
+on), with five labels per persona for one held-out region, and bad label rows planted beside them.
+
+One warehouse, built once: the graph up to the meta-learning step, the segmentation left out (for time), so the
+prototypical network meta-trains on STUNT pseudo-label tasks alone. Truth is the generator's: the planted
+personas (ground_truth/personas.csv) and the labels it wrote.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetSelection, DagsterInstance
+
+from python_models.datasets import generate_shop, shop_config
+from python_models.meta.artifact import load_segment_model
+from python_models.meta.evaluation import evaluate_assignment
+from python_models.meta.tasks import Task
+from tests.conftest import built_once
+from tests.pipeline import frame, query, settings
+
+CUSTOMERS = 3000
+CONFIG = shop_config("regions_holdout", n_customers=CUSTOMERS)
+META_ASSETS = ["meta_segment_model", "meta_behavior_model", "adapted_segments", "meta_learning_metrics"]
+# Bad rows planted beside the generator's labels, each bad in one way (see stg_shop__segment_label_rows).
+BAD_LABELS = {"missing_customer_id": 1, "missing_label": 1, "unknown_customer": 1, "conflicting_label": 2,
+              "duplicate_label": 1}
+
+
+def _plant_bad_labels(folder: Path) -> None:
+    path = folder / "segment_labels.csv"
+    good = pd.read_csv(path)
+    known = pd.read_csv(folder / "ground_truth" / "personas.csv")["customer_id"]
+    unlabelled = known[~known.isin(good["customer_id"])].iloc[0]
+    bad = pd.DataFrame([
+        ["", "anything", "survey"],  # missing_customer_id
+        [good["customer_id"].iloc[0], "", "survey"],  # missing_label (and no conflict: a blank is no label)
+        ["C9999999", good["label"].iloc[0], "survey"],  # unknown_customer
+        [unlabelled, good["label"].iloc[0], "analyst"],  # conflicting_label, twice
+        [unlabelled, good["label"].iloc[-1], "analyst"],
+        good.iloc[1].tolist(),  # duplicate_label: the second copy
+    ], columns=good.columns)
+    pd.concat([good, bad]).to_csv(path, index=False)
+
+
+def _materialize_meta(data_dir: Path, database: Path):
+    """The meta-learning assets, what they need and the labels' quarantine, without the segmentation (its table
+    is then absent)."""
+    from dagster_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    segmentation = AssetSelection.assets("customer_segments").required_multi_asset_neighbors()
+    wanted = AssetSelection.assets(*META_ASSETS, "rejected_segment_labels").upstream()
+    keys = (wanted - segmentation).required_multi_asset_neighbors()
+    with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_DUCKDB_PATH=str(database)):
+        job = defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=DagsterInstance.ephemeral(),
+                                      asset_selection=list(keys.resolve(graph)))
+
+
+@pytest.fixture(scope="session")
+def meta_warehouse(tmp_path_factory, worker_id):
+    def build(folder: Path) -> None:
+        generate_shop(CONFIG, folder / "data")
+        _plant_bad_labels(folder / "data")
+        assert _materialize_meta(folder / "data", folder / "segments.duckdb").success
+
+    folder = built_once(tmp_path_factory, worker_id, "meta_warehouse", build)
+    return folder / "data", folder / "segments.duckdb"
+
+
+def _held_out(data_dir: Path) -> tuple[str, pd.Series, pd.DataFrame]:
+    """The labelled region (from the files), every customer's planted persona, and the customers' regions."""
+    personas = pd.read_csv(data_dir / "ground_truth" / "personas.csv").set_index("customer_id")["persona"]
+    customers = pd.read_parquet(data_dir / "customers.parquet").set_index("customer_id")
+    labels = pd.read_csv(data_dir / "segment_labels.csv", keep_default_na=False)
+    labelled = labels[labels["customer_id"].isin(personas.index)]["customer_id"]
+    return customers.loc[labelled, "region"].mode().iloc[0], personas, customers
+
+
+def test_labels_file_staged_and_bad_rows_quarantined(meta_warehouse):
+    data_dir, db = meta_warehouse
+    rejected = dict(query(db, "select reject_reason, count(*) from main.rejected_segment_labels group by 1"))
+    assert rejected == BAD_LABELS
+    accepted = frame(db, "select * from staging.stg_shop__segment_labels")
+    # the generator's labels: five per persona (the duplicate's first copy kept)
+    assert len(accepted) == CONFIG.labels_per_persona * CONFIG.n_personas
+    assert accepted["label"].value_counts().eq(CONFIG.labels_per_persona).all()
+    personas = pd.read_csv(data_dir / "ground_truth" / "personas.csv").set_index("customer_id")["persona"]
+    assert (personas.loc[accepted["customer_id"]].to_numpy() == accepted["label"].to_numpy()).all()
+
+
+def test_adapted_segments_recover_the_held_out_regions_personas(meta_warehouse):
+    data_dir, db = meta_warehouse
+    region, personas, customers = _held_out(data_dir)
+    adapted = frame(db, "select * from main.adapted_segments")
+    assert set(adapted["task"]) == {region} and set(adapted["method"]) == {"protonet"}
+    # every customer of the region who bought (customer_features' customers), and no one else
+    in_region = set(customers.index[customers["region"] == region]) & set(personas.index)
+    assert set(adapted["customer_id"]) == in_region
+    assert adapted["confidence"].between(0, 1).all()
+    accuracy = (adapted["label"].to_numpy() == personas.loc[adapted["customer_id"]].to_numpy()).mean()
+    assert accuracy >= 0.8
+
+
+@pytest.fixture(scope="module")
+def planted_accuracy(meta_warehouse) -> pd.DataFrame:
+    """The saved meta_segment_model and the baselines on the held-out region's planted personas: accuracy over
+    100 episodes at 1 and 5 shots (method x k_shot)."""
+    data_dir, db = meta_warehouse
+    region, personas, _ = _held_out(data_dir)
+    version = query(db, "select distinct model_version from main.adapted_segments")[0][0]
+    protonet, global_model, scaler, columns = load_segment_model(db.parent / "models" / f"{version}.pt")
+    features = frame(db, f"select * from main.customer_features where region = '{region}' order by customer_id")
+    task = Task(region, scaler.transform(features[columns].to_numpy(np.float64)),
+                personas.loc[features["customer_id"]].to_numpy())
+    metrics, _ = evaluate_assignment(task, protonet, global_model, k_shots=(1, 5), episodes=100)
+    return metrics[metrics["metric"] == "accuracy"].pivot(index="method", columns="k_shot", values="value")
+
+
+def test_protonet_1_shot_beats_the_support_only_baselines_on_planted_personas(planted_accuracy):
+    """STUNT's regime: a single labelled customer per persona (the margin is smaller than STUNT's, see README)."""
+    one = planted_accuracy[1]
+    assert one["protonet"] > max(one["knn_support"], one["logreg_support"]), one.round(3).to_dict()
+
+
+@pytest.mark.xfail(strict=True, reason="not met on generated shops: at 5 shots logistic regression on the support "
+                   "set, and on the pooled model's embedding (finetune), match or beat the prototypical network "
+                   "(README, Meta-learning)")
+def test_protonet_5_shot_beats_the_best_baseline_on_planted_personas(planted_accuracy):
+    five = planted_accuracy[5]
+    assert five["protonet"] >= five.drop("protonet").max() + 0.05, five.round(3).to_dict()
+
+
+def test_metrics_cover_every_method_and_shot_with_intervals(meta_warehouse):
+    data_dir, db = meta_warehouse
+    region, _, _ = _held_out(data_dir)
+    m = frame(db, "select * from main.meta_learning_metrics")
+    assert (m["episodes"] >= 100).all()
+    assert ((m["ci_low"] <= m["value"]) & (m["value"] <= m["ci_high"])).all()
+    behaviour = m[m["task"] == f"behaviour:{region}"]
+    assert set(behaviour["method"]) == {"maml", "reptile", "global", "finetune", "scratch", "knn_support",
+                                        "logreg_support"}
+    assert set(behaviour["k_shot"]) == {1, 5, 10, 50} and set(behaviour["metric"]) == {"auc", "mae"}
+    # five labels per persona: only 1-shot leaves query customers in every class
+    labels = m[m["task"] == f"labels:{region}"]
+    assert set(labels["k_shot"]) == {1}
+    assert set(labels["method"]) == {"protonet", "knn_support", "logreg_support", "global", "finetune"}
+
+
+def test_adapted_behaviour_predictor_beats_global_and_scratch_on_auc(meta_warehouse):
+    data_dir, db = meta_warehouse
+    region, _, _ = _held_out(data_dir)
+    auc = frame(db, f"""select method, k_shot, value from main.meta_learning_metrics
+                        where task = 'behaviour:{region}' and metric = 'auc'""").pivot(
+        index="method", columns="k_shot", values="value")
+    # from 5 shots per outcome; at 1 shot the pooled model ranks better (README)
+    for k in (5, 10, 50):
+        assert auc.loc["maml", k] > auc.loc["global", k], auc.round(3).to_dict()
+        assert auc.loc["maml", k] > auc.loc["scratch", k], auc.round(3).to_dict()
+
+
+def test_shop_without_labels_skips_with_the_reason(demo_warehouse, tmp_path):
+    """The demo shop has no segment_labels.csv: the step skips, its tables are there and empty."""
+    from dagster_assets.definitions import defs
+
+    db = tmp_path / "segments.duckdb"
+    shutil.copy(demo_warehouse, db)
+    with settings(SEGMENTS_DUCKDB_PATH=str(db)):
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(instance=DagsterInstance.ephemeral(),
+                                        asset_selection=[k for k in AssetSelection.assets(*META_ASSETS)
+                                                         .resolve(defs.resolve_asset_graph())])
+    assert result.success
+    reasons = {m.asset_key.path[-1]: m.metadata["skipped"].value for m in result.asset_materializations_for_node(
+        "meta_learning")}
+    assert set(reasons) == set(META_ASSETS)
+    assert all("no segment labels" in r for r in reasons.values())
+    for table in ("adapted_segments", "meta_learning_metrics"):
+        assert query(db, f"select count(*) from main.{table}") == [(0,)]
