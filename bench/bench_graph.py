@@ -123,9 +123,13 @@ def main() -> None:
         rows.append({"step": step, "wall_s": round(end - begin, 1), "peak_mib": round(peak)})
         print(f"{step:<24} {end - begin:>8.1f} {peak:>9,.0f}")
     overall_peak = max(mib for _, mib in samples)
-    dbt_wall = windows["dbt_models"][1] - windows["dbt_models"][0]
+    # the run's first dbt step builds staging through the feature marts (Dagster numbers the dbt steps by plan,
+    # not by order)
+    begin, end = min((w for step, w in windows.items() if step.startswith("dbt_models")), key=lambda w: w[0])
+    dbt_wall = end - begin
     print(f"{'whole run':<24} {wall:>8.1f} {overall_peak:>9,.0f}")
-    print(f"dbt build (models and tests), start-up excluded: {(dbt_wall - startup) / floor:.1f}x the floor")
+    print(f"feature build (the first dbt step: models and tests), start-up excluded: "
+          f"{(dbt_wall - startup) / floor:.1f}x the floor")
     (work / "result.json").write_text(json.dumps({
         "customers": args.customers, "lines": lines, "floor_s": floor, "dbt_startup_s": round(startup, 1),
         "wall_s": round(wall, 1), "peak_mib": round(overall_peak), "steps": rows}, indent=1))
