@@ -1,8 +1,8 @@
 {#
   Spark's twins of the file primitives of register_raw_files (macros/register_raw_files.sql), so raw files reach
   Spark through the same contract, columns.yml included. Spark lists and reads files with its `binaryFile`
-  source and reads a CSV or Parquet file through an external table `raw.<entity>__file` (CSV options do not fit
-  Spark's SQL-on-files syntax); the contract view `raw.<entity>` selects from it as on DuckDB.
+  source, a Parquet file as `parquet.<path>` and a CSV file through an external table `raw.<entity>__file` (CSV
+  options do not fit Spark's SQL-on-files syntax); the contract view `raw.<entity>` selects from it as on DuckDB.
   Differences (README, "Scaling out"): Spark does not detect a CSV delimiter (a comma unless columns.yml says
   otherwise; a wrong one still stops the run with the hint), and a data folder that does not exist stops the run
   with Spark's PATH_NOT_FOUND naming it.
@@ -45,30 +45,28 @@
 {% endmacro %}
 
 {% macro spark__raw_reader(entity, path, spec) %}
+    {% if path.endswith('.parquet') %}
+        {{ return('parquet.`' ~ path ~ '`') }}
+    {% endif %}
     {% set table = 'raw.' ~ entity ~ '__file' %}
     {% set options = ['path ' ~ segments.sql_string(path)] %}
-    {% if path.endswith('.parquet') %}
-        {% set format = 'parquet' %}
-    {% else %}
-        {% set format = 'csv' %}
-        {# every column as text; "" inside a quoted value is a quote, as DuckDB and spreadsheets write it #}
-        {% do options.extend(["header '" ~ (spec.get('header', true) | string | lower) ~ "'", "inferSchema 'false'",
-                              "escape '\"'"]) %}
-        {% if spec.get('delimiter') %}
-            {% do options.append('sep ' ~ segments.sql_string(spec['delimiter'])) %}
-        {% endif %}
-        {% if spec.get('encoding') %}
-            {% do options.append("encoding '" ~ segments.spark_encoding(spec['encoding'], path) ~ "'") %}
-        {% endif %}
+    {# every column as text; "" inside a quoted value is a quote, as DuckDB and spreadsheets write it #}
+    {% do options.extend(["header '" ~ (spec.get('header', true) | string | lower) ~ "'", "inferSchema 'false'",
+                          "escape '\"'"]) %}
+    {% if spec.get('delimiter') %}
+        {% do options.append('sep ' ~ segments.sql_string(spec['delimiter'])) %}
+    {% endif %}
+    {% if spec.get('encoding') %}
+        {% do options.append("encoding '" ~ segments.spark_encoding(spec['encoding'], path) ~ "'") %}
     {% endif %}
     {% do run_query('drop table if exists ' ~ table) %}
-    {% do run_query('create table ' ~ table ~ ' using ' ~ format ~ ' options (' ~ (options | join(', ')) ~ ')') %}
+    {% do run_query('create table ' ~ table ~ ' using csv options (' ~ (options | join(', ')) ~ ')') %}
     {{ return(table) }}
 {% endmacro %}
 
 {% macro spark__raw_file_columns(reader) %}
     {% set columns = [] %}
-    {% for row in run_query('describe ' ~ reader).rows %}
+    {% for row in run_query('describe query select * from ' ~ reader).rows %}
         {# `describe` ends with partition information after a line starting with '#' #}
         {% if row[0] == '' or row[0].startswith('#') %}
             {{ return(columns) }}
@@ -92,7 +90,8 @@
                                                       ~ ", which Spark cannot read; known: %" ~ (codes.keys() | join(', %'))) %}
             {% endif %}
             {% set ns.pattern = ns.pattern ~ ("'" ~ ns.literal | replace("'", "''") ~ "'" if ns.literal else '') ~ codes[char] %}
-            {% set ns.literal, ns.escaped = '', false %}
+            {% set ns.literal = '' %}
+            {% set ns.escaped = false %}
         {% elif char == '%' %}
             {% set ns.escaped = true %}
         {% else %}
