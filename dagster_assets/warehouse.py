@@ -1,6 +1,7 @@
 """The DuckDB warehouse as a Dagster resource: one file, one writer, atomic table writes, published by rename."""
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -193,6 +194,7 @@ def spark_session():
     import yaml
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers (mapInArrow) run in this environment
     text = (PROJECT_ROOT / "profiles.yml").read_text()
     rendered = jinja2.Template(text).render(env_var=lambda name, default=None: os.environ.get(name, default))
     profile = yaml.safe_load(rendered)["segments"]["outputs"]["spark"]

@@ -3,7 +3,9 @@
 import datetime as dt
 import importlib.util
 import math
+import os
 import shutil
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +34,7 @@ def dbt_on_spark(data_dir: Path, spark_dir: Path, args: list[str], **env: str | 
     folder, so the manifest the Dagster code location reads stays the DuckDB one."""
     from dbt.cli.main import dbtRunner
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's Python workers (MLlib's mapInArrow) use this venv
     with settings(SEGMENTS_DATA_DIR=str(data_dir), SEGMENTS_SPARK_DIR=str(spark_dir), **env):
         result = dbtRunner().invoke([*args, "--quiet", "--target", "spark", "--project-dir", str(ROOT),
                                      "--profiles-dir", str(ROOT), "--target-path", str(spark_dir / "target"),
