@@ -142,12 +142,12 @@ def test_mllib_kmeans_agrees_with_scikit_learn(engines):
 
     duck, spark, _, _ = engines
     features = spark.session.table("main.customer_features")
-    model = SparkKMeans(k_range=range(4, 7)).fit(features)
+    model = SparkKMeans(k_range=range(4, 7), n_bootstrap=2).fit(features)
     model.transform(features).write.mode("overwrite").saveAsTable("main.customer_segments_mllib")
     mllib = spark.read_frame("select customer_id, label from main.customer_segments_mllib order by customer_id")
 
     local = read_duckdb(duck, "select * from main.customer_features order by customer_id").to_pandas()
-    sklearn = segment_customers(local, k_range=range(4, 7), algorithms=("kmeans",), taste_components=0)
+    sklearn = segment_customers(local, k_range=range(4, 7), algorithms=("kmeans",), n_bootstrap=2)
     assert model.n_clusters_ == sklearn.n_clusters
     assert mllib["customer_id"].tolist() == local["customer_id"].tolist()
     assert adjusted_rand_score(sklearn.labels, mllib["label"]) >= 0.95
