@@ -225,6 +225,7 @@ class SparkWarehouse:
     def write_table(self, name: str, data: pa.Table | pd.DataFrame) -> dict:
         """Replace table `main.<name>`; Spark writes the new files before it swaps the table's metadata."""
         table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        self.session.sql("create schema if not exists main")  # before dbt has built anything
         self.session.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(f"main.{name}")
         return table_metadata(table.num_rows, table.slice(0, PREVIEW_ROWS).to_pandas())
 

@@ -32,21 +32,45 @@ TABLES = ["main.rejected_transactions", "staging.stg_shop__transaction_lines", "
           "main.lifecycle_transitions", "main.propensity_examples"]
 
 
+def planted_history() -> pa.Table:
+    """segment_history as the Python step writes it, two month ends: of the 30 customers in segment 1 in January,
+    20 stay and 10 move to segment 2, where 10 others stay; 5 customers are new in February, in segment 1. Dated
+    2099, after the shop's snapshot, so the segmentation step below inherits no segment ids from them."""
+    january = [(f"c{i:02d}", 1 if i <= 30 else 2) for i in range(1, 41)]
+    february = [(f"c{i:02d}", 1 if i <= 20 or i > 40 else 2) for i in range(1, 46)]
+    rows = [(dt.date(2099, 1, 31), c, k) for c, k in january] + [(dt.date(2099, 2, 28), c, k) for c, k in february]
+    return pa.table({
+        "snapshot_date": pa.array([r[0] for r in rows], pa.date32()),
+        "customer_id": [r[1] for r in rows],
+        "segment_id": pa.array([r[2] for r in rows], pa.int32()),
+        "segment_name": ["Loyal big spenders" if r[2] == 1 else "Occasional" for r in rows],
+        "rfm_segment": ["Champions" if r[2] == 1 else "At Risk" for r in rows],
+        "distance": [0.5] * len(rows),
+        "model_version": ["kmeans-k2-planted"] * len(rows),
+    })
+
+
 @pytest.fixture(scope="module")
 def engines(demo_data, tmp_path_factory):
-    """The feature marts of the demo shop on DuckDB (a file) and on Spark (this process's session)."""
+    """The feature marts of the demo shop, and the transition models of a planted segment_history, on DuckDB (a
+    file) and on Spark (this process's session)."""
     from dagster_assets.warehouse import SparkWarehouse, spark_session
 
     data_dir, _ = demo_data
     root = tmp_path_factory.mktemp("spark_parity")
     duck = root / "segments.duckdb"
-    dbt_build(data_dir, duck, FEATURE_MARTS)
     spark_dir = root / "spark"  # its own tables and catalogue: one Spark run at a time may use one
-    # models, seeds and unit tests; the data tests, which pass on Spark too, would double the time (README)
-    dbt_on_spark(data_dir, spark_dir, ["build", "--exclude-resource-type", "test", "--select", *FEATURE_MARTS])
     with settings(SEGMENTS_SPARK_DIR=str(spark_dir)):
-        spark = SparkWarehouse(spark_dir, spark_session())
-    return duck, spark, data_dir, spark_dir
+        spark = SparkWarehouse(spark_dir, spark_session())  # the session dbt-spark's session mode then takes
+    with duckdb.connect(str(duck)) as con:
+        con.register("history", planted_history())
+        con.execute("create table main.segment_history as select * from history")
+    spark.write_table("segment_history", planted_history())
+    dbt_build(data_dir, duck, FEATURE_MARTS + TRANSITIONS)
+    # models and seeds; the data and unit tests, which pass on Spark too, would double the time (README)
+    dbt_on_spark(data_dir, spark_dir, ["build", "--exclude-resource-type", "test", "--exclude-resource-type",
+                                       "unit_test", "--select", *FEATURE_MARTS, *TRANSITIONS])
+    return duck, spark
 
 
 def read_duckdb(database, sql: str) -> pa.Table:
@@ -56,7 +80,7 @@ def read_duckdb(database, sql: str) -> pa.Table:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_table_is_equal_row_for_row_on_both_engines(engines, table):
-    duck, spark, _, _ = engines
+    duck, spark = engines
     on_duckdb, on_spark = read_duckdb(duck, f"select * from {table}"), spark.read_arrow(f"select * from {table}")
     assert on_duckdb.num_rows > 0
     assert differences(on_duckdb, on_spark) == [], f"{table} differs (floats compared to {REL_TOL:g} relative)"
@@ -64,7 +88,7 @@ def test_table_is_equal_row_for_row_on_both_engines(engines, table):
 
 def test_contract_types_are_equal_on_both_engines(engines):
     """The marts Python reads have the same Arrow types (instants aside: Spark's carry their UTC zone)."""
-    duck, spark, _, _ = engines
+    duck, spark = engines
     for table in ["main.customer_features", "main.customer_rfm", "main.customer_behavior", "main.feature_slots",
                   "main.customer_clv_summary", "main.clv_calibration_summary"]:
         assert read_duckdb(duck, f"select * from {table} limit 0").schema == \
@@ -73,7 +97,7 @@ def test_contract_types_are_equal_on_both_engines(engines):
 
 def test_rejected_lines_on_spark_are_the_planted_ones(engines, demo_data):
     """Known truth: the generator's record of the bad lines it planted, reason by reason."""
-    _, spark, _, _ = engines
+    _, spark = engines
     _, truth = demo_data
     counts = spark.read_arrow("select reject_reason, count(*) as n from main.rejected_transactions "
                               "group by reject_reason")
@@ -88,7 +112,7 @@ def segmented(engines):
     from dagster_assets.segments import SegmentationConfig
     from dagster_assets.warehouse import Warehouse
 
-    duck, spark, _, _ = engines
+    duck, spark = engines
     config = SegmentationConfig(algorithms=["kmeans"], k_max=6, n_bootstrap=2)
     results = {}
     with settings(SEGMENTS_DUCKDB_PATH=str(duck)):
@@ -101,7 +125,7 @@ def segmented(engines):
 
 
 def test_segmentation_step_runs_on_spark_and_writes_back_to_spark(engines, segmented):
-    duck, spark, _, _ = engines
+    duck, spark = engines
     on_spark = spark.read_arrow("select customer_id, segment_id, distance from main.customer_segments")
     on_duckdb = read_duckdb(duck, "select customer_id, segment_id, distance from main.customer_segments")
     assert on_spark.num_rows == spark.read_arrow("select count(*) as n from main.customer_features")["n"][0].as_py()
@@ -109,29 +133,25 @@ def test_segmentation_step_runs_on_spark_and_writes_back_to_spark(engines, segme
     assert spark.has_table("segment_history") and spark.has_table("segment_drift")
 
 
-def test_transition_models_are_equal_on_both_engines(engines, segmented):
-    """segment_transitions and rfm_segment_transitions over two snapshots: the one just written, and an earlier one
-    (its rows moved a month back, every segment id moved to the next one) written to both engines alike."""
-    duck, spark, data_dir, spark_dir = engines
-    history = segmented["spark"].history()
-    earlier = history.set_column(history.schema.get_field_index("snapshot_date"), "snapshot_date",
-                                 pa.array([history["snapshot_date"][0].as_py() - dt.timedelta(days=31)]
-                                          * history.num_rows, pa.date32()))
-    ids = earlier["segment_id"].to_numpy()
-    earlier = earlier.set_column(earlier.schema.get_field_index("segment_id"), "segment_id",
-                                 pa.array(np.where(ids > 0, ids % ids.max() + 1, ids), pa.int32()))
-    date = earlier["snapshot_date"][0].as_py()
-    with settings(SEGMENTS_DUCKDB_PATH=str(duck)):
-        from dagster_assets.warehouse import Warehouse
-
-        Warehouse().replace_rows("segment_history", earlier, "snapshot_date", date)
-    spark.replace_rows("segment_history", earlier, "snapshot_date", date)
-    dbt_build(data_dir, duck, TRANSITIONS)
-    dbt_on_spark(data_dir, spark_dir, ["run", "--select", *TRANSITIONS])
+def test_transition_models_are_equal_on_both_engines(engines):
+    duck, spark = engines
     for table in ("main.segment_transitions", "main.rfm_segment_transitions"):
         on_duckdb = read_duckdb(duck, f"select * from {table}")
         assert on_duckdb.num_rows > 0
         assert differences(on_duckdb, spark.read_arrow(f"select * from {table}")) == [], table
+
+
+def test_segment_transitions_on_spark_count_the_planted_moves(engines):
+    """Known truth: 20 stay in 1 (of 30), 10 move to 2, 10 stay in 2; the 5 new customers are under
+    SEGMENTS_MIN_GROUP_SIZE (10), so their cell is suppressed."""
+    _, spark = engines
+    got = spark.read_arrow("select from_segment_id, to_segment_id, customers, share, is_suppressed "
+                           "from main.segment_transitions").to_pylist()
+    assert sorted(got, key=lambda r: (r["from_segment_id"] or 0, r["to_segment_id"])) == [
+        {"from_segment_id": None, "to_segment_id": 1, "customers": None, "share": None, "is_suppressed": True},
+        {"from_segment_id": 1, "to_segment_id": 1, "customers": 20, "share": pytest.approx(2 / 3), "is_suppressed": False},
+        {"from_segment_id": 1, "to_segment_id": 2, "customers": 10, "share": pytest.approx(1 / 3), "is_suppressed": False},
+        {"from_segment_id": 2, "to_segment_id": 2, "customers": 10, "share": 1.0, "is_suppressed": False}]
 
 
 def test_mllib_kmeans_agrees_with_scikit_learn(engines):
@@ -140,7 +160,7 @@ def test_mllib_kmeans_agrees_with_scikit_learn(engines):
     from python_models.segmentation import segment_customers
     from python_models.segmentation.spark_kmeans import SparkKMeans
 
-    duck, spark, _, _ = engines
+    duck, spark = engines
     features = spark.session.table("main.customer_features")
     model = SparkKMeans(k_range=range(4, 7), n_bootstrap=2).fit(features)
     model.transform(features).write.mode("overwrite").saveAsTable("main.customer_segments_mllib")
