@@ -3,8 +3,8 @@
 For each shop size (default: the 3,000-customer test shop and 100,000 customers of the `demo` generator config),
 `dbt build` of staging, the quarantine and every feature mart (models and seeds, no data tests) runs once per
 engine, each in a fresh process (peak memory: the resident memory of that process and its children, Spark's JVM
-included, sampled every 0.2 s). Spark runs in local[2] mode with its own warehouse and catalogue folder; its time includes the session
-start-up (about 9 s). Prints a Markdown table with the Spark/DuckDB ratio; no asserts.
+included, sampled every 0.2 s). Spark runs in local[2] mode with its own warehouse and catalogue folder; its time
+includes the session start-up (about 9 s). Prints a Markdown table with the Spark/DuckDB ratio; no asserts.
 
 Usage::
 

@@ -77,19 +77,24 @@
 {% endmacro %}
 
 {# A strptime format (columns.yml `formats`) as a Java date-time pattern. Numbers take one letter, so that they
-   read one or two digits as strptime does; a quote in the format is written as two. #}
+   read one or two digits as strptime does; literal text is quoted. #}
 {% macro java_datetime_pattern(format) %}
     {% set codes = {'Y': 'yyyy', 'y': 'yy', 'm': 'M', 'd': 'd', 'H': 'H', 'I': 'h', 'M': 'm', 'S': 's',
                     'f': 'SSSSSS', 'p': 'a', 'b': 'MMM', 'B': 'MMMM', 'a': 'EEE', 'A': 'EEEE', 'j': 'D',
                     'z': '[XXX][XX][X]', 'Z': 'zzz', '%': "'%'"} %}
+    {% set fixed = {'m': 'MM', 'd': 'dd', 'H': 'HH', 'I': 'hh', 'M': 'mm', 'S': 'ss', 'j': 'DDD'} %}
+    {# fields written without a separator between them (%Y%m%d) have fixed widths: Java cannot split them otherwise #}
+    {% set compact = modules.re.search('%[a-zA-Z]%[a-zA-Z]', format) is not none %}
     {% set ns = namespace(pattern='', literal='', escaped=false) %}
     {% for char in format %}
         {% if ns.escaped %}
             {% if char not in codes %}
-                {% do exceptions.raise_compiler_error("columns.yml: the date format '" ~ format ~ "' has %" ~ char
-                                                      ~ ", which Spark cannot read; known: %" ~ (codes.keys() | join(', %'))) %}
+                {% do exceptions.raise_compiler_error(
+                    "columns.yml: the date format '" ~ format ~ "' has %" ~ char ~ ", which Spark cannot read; known: %"
+                    ~ (codes.keys() | join(', %'))) %}
             {% endif %}
-            {% set ns.pattern = ns.pattern ~ ("'" ~ ns.literal | replace("'", "''") ~ "'" if ns.literal else '') ~ codes[char] %}
+            {% set code = fixed.get(char, codes[char]) if compact else codes[char] %}
+            {% set ns.pattern = ns.pattern ~ segments.java_literal(ns.literal) ~ code %}
             {% set ns.literal = '' %}
             {% set ns.escaped = false %}
         {% elif char == '%' %}
@@ -98,7 +103,12 @@
             {% set ns.literal = ns.literal ~ char %}
         {% endif %}
     {% endfor %}
-    {{ return(ns.pattern ~ ("'" ~ ns.literal | replace("'", "''") ~ "'" if ns.literal else '')) }}
+    {{ return(ns.pattern ~ segments.java_literal(ns.literal)) }}
+{% endmacro %}
+
+{# Text as a quoted literal of a Java date-time pattern (a quote written as two). #}
+{% macro java_literal(text) %}
+    {{ return("'" ~ text | replace("'", "''") ~ "'" if text else '') }}
 {% endmacro %}
 
 {% macro spark__strptime_sql(text, format) -%}
