@@ -70,7 +70,8 @@ def engines(demo_data, tmp_path_factory):
     # models and seeds; the data and unit tests, which pass on Spark too, would double the time (README)
     dbt_on_spark(data_dir, spark_dir, ["build", "--exclude-resource-type", "test", "--exclude-resource-type",
                                        "unit_test", "--select", *FEATURE_MARTS, *TRANSITIONS])
-    return duck, spark
+    yield duck, spark
+    spark.session.stop()  # the executors' memory back to the tests that follow on this worker
 
 
 def read_duckdb(database, sql: str) -> pa.Table:
