@@ -12,12 +12,18 @@ DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 42
 DEMO_DIR := $(CURDIR)/data/demo
 
-.PHONY: setup demo run backfill test dev bench clean
+.PHONY: setup demo run backfill test test-spark dev bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The spark extra (dbt-spark, pyspark: about 30 s to install) where Java can run it; without it the Spark tests skip.
+JAVA := $(shell command -v java 2>/dev/null)
+$(BIN)/.spark-installed: pyproject.toml | $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml:
@@ -47,8 +53,12 @@ backfill: setup
 	$(BIN)/python -m dagster_assets.backfill $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 # two workers for two cores; a file's tests stay on one worker, so each module's fixtures are built once
-test: setup
+test: setup $(if $(JAVA),$(BIN)/.spark-installed)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The same dbt project on Spark against DuckDB, alone (tests/test_spark_parity.py; needs Java 17).
+test-spark: setup $(BIN)/.spark-installed
+	$(BIN)/python -m pytest tests/test_spark_parity.py --durations=5
 
 # The UI on loopback only; DEV_PORT to move it.
 DEV_PORT ?= 3000

@@ -1,6 +1,7 @@
 """The DuckDB warehouse as a Dagster resource: one file, one writer, atomic table writes, published by rename."""
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -96,17 +97,14 @@ class Warehouse(ConfigurableResource):
         finally:
             con.close()
 
-    def read_frame(self, sql: str, categorical: list[str] | None = None) -> pd.DataFrame:
-        """Run a query and return its rows as pandas, through Arrow.
-
-        `categorical` columns are dictionary-encoded in Arrow first: pandas then holds one string per distinct
-        value (e.g. 20k products) instead of one Python object per row (10M order lines at 1M customers)."""
+    def read_arrow(self, sql: str) -> pa.Table:
+        """Run a query and return its rows as Arrow: the read interface every engine has (see SparkWarehouse)."""
         with self.connect(read_only=True) as con:
-            table = con.sql(sql).arrow().read_all()
-        for name in categorical or []:
-            i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, pc.dictionary_encode(table[name]))
-        return table.to_pandas()
+            return con.sql(sql).arrow().read_all()
+
+    def read_frame(self, sql: str, categorical: list[str] | None = None) -> pd.DataFrame:
+        """Run a query and return its rows as pandas, through Arrow (see `arrow_to_frame`)."""
+        return arrow_to_frame(self.read_arrow(sql), categorical)
 
     def write_table(self, name: str, data: pa.Table | pd.DataFrame) -> dict:
         """Replace table `main.<name>` in one transaction, so readers see the old table or the new, never half.
@@ -150,6 +148,16 @@ class Warehouse(ConfigurableResource):
         return found[0][0] > 0
 
 
+def arrow_to_frame(table: pa.Table, categorical: list[str] | None = None) -> pd.DataFrame:
+    """Arrow rows as pandas. `categorical` columns are dictionary-encoded in Arrow first: pandas then holds one
+    string per distinct value (e.g. 20k products) instead of one Python object per row (10M order lines at 1M
+    customers)."""
+    for name in categorical or []:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.dictionary_encode(table[name]))
+    return table.to_pandas()
+
+
 def run_succeeded(context: InitResourceContext) -> bool:
     """Whether every step planned for this run has succeeded (or was skipped by design), from the event log."""
     events = context.instance.all_logs(context.run_id, of_type={
@@ -175,3 +183,72 @@ def table_metadata(row_count: int, preview: pd.DataFrame) -> dict:
         "dagster/row_count": MetadataValue.int(row_count),
         "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
     }
+
+
+def spark_session():
+    """The Spark session of profiles.yml's `spark` target (the one dbt builds with), started if there is none.
+
+    In the process that ran dbt in-process, that session is returned as it is; elsewhere, one is started with the
+    profile's settings, so both see the same tables and catalogue. Needs the `spark` extra (pyspark)."""
+    import jinja2
+    import yaml
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers (mapInArrow) run in this environment
+    text = (PROJECT_ROOT / "profiles.yml").read_text()
+    rendered = jinja2.Template(text).render(env_var=lambda name, default=None: os.environ.get(name, default))
+    profile = yaml.safe_load(rendered)["segments"]["outputs"]["spark"]
+    builder = SparkSession.builder.enableHiveSupport()
+    for name, value in {**profile["server_side_parameters"], "spark.sql.ansi.enabled": "false"}.items():
+        builder = builder.config(name, str(value))
+    return builder.getOrCreate()
+
+
+class SparkWarehouse:
+    """The project's tables on Spark (profiles.yml target `spark`), with the Warehouse's read and write methods.
+
+    Python steps take either: they read through Arrow (`toArrow`, collected on the driver: the inputs of one
+    segmentation fit on one machine) and write their tables back to Spark, as managed Parquet tables in `main`.
+    Artifacts and reports go to `folder` (on a cluster, a folder the driver can write to).
+    """
+
+    def __init__(self, folder: Path, session=None):
+        self.folder = Path(folder)
+        self.session = session or spark_session()
+
+    def read_arrow(self, sql: str) -> pa.Table:
+        return self.session.sql(sql).toArrow()
+
+    def read_frame(self, sql: str, categorical: list[str] | None = None) -> pd.DataFrame:
+        return arrow_to_frame(self.read_arrow(sql), categorical)
+
+    def write_table(self, name: str, data: pa.Table | pd.DataFrame) -> dict:
+        """Replace table `main.<name>`; Spark writes the new files before it swaps the table's metadata."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        self.session.sql("create schema if not exists main")  # before dbt has built anything
+        self.session.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(f"main.{name}")
+        return table_metadata(table.num_rows, table.slice(0, PREVIEW_ROWS).to_pandas())
+
+    def replace_rows(self, name: str, data: pa.Table | pd.DataFrame, key: str, value) -> dict:
+        """Replace the rows of `main.<name>` whose `key` equals `value` (see Warehouse.replace_rows). Parquet
+        tables take no DELETE, so the other rows are read back and the table is written whole."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if self.has_table(name):
+            kept = self.session.table(f"main.{name}").where(f"{key} <> '{value}'").toArrow()
+            table = pa.concat_tables([kept.select(table.column_names).cast(table.schema), table])
+        self.write_table(name, table)
+        return {**table_metadata(len(data), table.slice(0, PREVIEW_ROWS).to_pandas()),
+                "table_row_count": MetadataValue.int(table.num_rows)}
+
+    def has_table(self, name: str) -> bool:
+        return self.session.catalog.tableExists(f"main.{name}")
+
+    def artifact_path(self, name: str, suffix: str = ".joblib") -> Path:
+        folder = self.folder / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}{suffix}"
+
+    def report_path(self, name: str) -> Path:
+        folder = self.folder / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name

@@ -65,8 +65,8 @@ summary as (
             / {{ period_days }} as recency,
         cast({{ dbt.datediff('c.first_purchase_date', 'p.calibration_end_date', 'day') }} as double)
             / {{ period_days }} as T,
-        cast(case when c.purchase_days > 1
-            then (c.gross_amount - f.first_amount) / (c.purchase_days - 1) else 0 end as double) as monetary_value,
+        case when c.purchase_days > 1
+            then cast(c.gross_amount - f.first_amount as double) / (c.purchase_days - 1) else 0.0 end as monetary_value,
         cast(coalesce(h.holdout_purchase_days, 0) as {{ dbt.type_int() }}) as frequency_holdout,
         cast(coalesce(h.holdout_gross_amount, 0) as double) as monetary_value_holdout,
         cast({{ dbt.datediff('p.calibration_end_date', 'p.as_of_date', 'day') }} as double)

@@ -12,12 +12,15 @@
     unknown entity, column or setting in columns.yml, a named file that does not exist, a CSV and a Parquet for
     one entity, an encoding DuckDB cannot read.
   - A missing optional entity becomes an empty view; a missing optional column becomes NULL.
+
+  The loop below is the same on every engine; what touches files or the engine's readers is dispatched
+  (`duckdb__` here, `spark__` in macros/spark/raw_files.sql).
 #}
 {% macro register_raw_files() %}
     {{ return(adapter.dispatch('register_raw_files', 'segments')()) }}
 {% endmacro %}
 
-{% macro duckdb__register_raw_files() %}
+{% macro default__register_raw_files() %}
     {% if execute %}
         {% set data_dir = env_var('SEGMENTS_DATA_DIR', 'data/demo') | replace('\\', '/') %}
         {% set data_dir = data_dir[:-1] if data_dir.endswith('/') else data_dir %}
@@ -54,11 +57,10 @@
 
 {% macro read_columns_yml(data_dir) %}
     {% set yml = data_dir ~ '/columns.yml' %}
-    {% set found = run_query('select file from glob(' ~ segments.sql_string(yml) ~ ')') %}
-    {% if found.rows | length == 0 %}
+    {% if not segments.raw_file_exists(yml) %}
         {{ return({}) }}
     {% endif %}
-    {% set text = run_query('select content from read_text(' ~ segments.sql_string(yml) ~ ')').rows[0][0] %}
+    {% set text = segments.read_text_file(yml) %}
     {% set parsed = fromyaml(text) %}
     {% if parsed is not mapping %}
         {% do exceptions.raise_compiler_error(yml ~ " must be a mapping of entity name to settings") %}
@@ -85,16 +87,14 @@
 {% macro find_raw_file(data_dir, entity, spec) %}
     {% if spec.get('file') %}
         {% set path = spec['file'] if spec['file'].startswith('/') else data_dir ~ '/' ~ spec['file'] %}
-        {% set found = run_query('select file from glob(' ~ segments.sql_string(path) ~ ')') %}
-        {% if found.rows | length == 0 %}
+        {% if not segments.raw_file_exists(path) %}
             {% do exceptions.raise_compiler_error("columns.yml names file '" ~ path ~ "' for " ~ entity ~ ", which does not exist") %}
         {% endif %}
         {{ return(path) }}
     {% endif %}
     {% set candidates = [] %}
     {% for ext in ['csv', 'parquet'] %}
-        {% set found = run_query('select file from glob(' ~ segments.sql_string(data_dir ~ '/' ~ entity ~ '.' ~ ext) ~ ')') %}
-        {% if found.rows | length > 0 %}
+        {% if segments.raw_file_exists(data_dir ~ '/' ~ entity ~ '.' ~ ext) %}
             {% do candidates.append(data_dir ~ '/' ~ entity ~ '.' ~ ext) %}
         {% endif %}
     {% endfor %}
@@ -105,10 +105,34 @@
     {{ return(candidates[0] if candidates else none) }}
 {% endmacro %}
 
+{# Whether a file exists, its size in bytes, its text: what the checks above need from the file system. #}
+{% macro raw_file_exists(path) %}
+    {{ return(adapter.dispatch('raw_file_exists', 'segments')(path)) }}
+{% endmacro %}
+
+{% macro duckdb__raw_file_exists(path) %}
+    {{ return(run_query('select file from glob(' ~ segments.sql_string(path) ~ ')').rows | length > 0) }}
+{% endmacro %}
+
+{% macro raw_file_size(path) %}
+    {{ return(adapter.dispatch('raw_file_size', 'segments')(path)) }}
+{% endmacro %}
+
+{% macro duckdb__raw_file_size(path) %}
+    {{ return(run_query('select size from read_blob(' ~ segments.sql_string(path) ~ ')').rows[0][0]) }}
+{% endmacro %}
+
+{% macro read_text_file(path) %}
+    {{ return(adapter.dispatch('read_text_file', 'segments')(path)) }}
+{% endmacro %}
+
+{% macro duckdb__read_text_file(path) %}
+    {{ return(run_query('select content from read_text(' ~ segments.sql_string(path) ~ ')').rows[0][0]) }}
+{% endmacro %}
+
 {# An empty file would otherwise be read as one column named `column0`. #}
 {% macro check_not_empty(path) %}
-    {% set size = run_query('select size from read_blob(' ~ segments.sql_string(path) ~ ')').rows[0][0] %}
-    {% if size == 0 %}
+    {% if segments.raw_file_size(path) == 0 %}
         {% do exceptions.raise_compiler_error(path ~ " is empty (0 bytes): export it again, or remove it") %}
     {% endif %}
 {% endmacro %}
@@ -134,7 +158,14 @@
     {{ return(aliases[key]) }}
 {% endmacro %}
 
-{% macro raw_reader(path, spec) %}
+{# The relation a raw file is read through, all columns as text: a table function on DuckDB. #}
+{% macro raw_reader(entity, path, spec) %}
+    {% do segments.check_reader_settings(path, spec) %}
+    {{ return(adapter.dispatch('raw_reader', 'segments')(entity, path, spec)) }}
+{% endmacro %}
+
+{# A Parquet file takes no CSV setting. #}
+{% macro check_reader_settings(path, spec) %}
     {% if path.endswith('.parquet') %}
         {% for option in ['delimiter', 'header', 'encoding'] %}
             {% if spec.get(option) is not none %}
@@ -142,6 +173,11 @@
                     "columns.yml gives " ~ path ~ " the CSV setting '" ~ option ~ "', which a Parquet file does not take") %}
             {% endif %}
         {% endfor %}
+    {% endif %}
+{% endmacro %}
+
+{% macro duckdb__raw_reader(entity, path, spec) %}
+    {% if path.endswith('.parquet') %}
         {{ return('read_parquet(' ~ segments.sql_string(path) ~ ')') }}
     {% endif %}
     {% set options = ['all_varchar = true', 'header = ' ~ (spec.get('header', true) | string | lower)] %}
@@ -152,6 +188,28 @@
         {% do options.append('encoding = ' ~ segments.sql_string(segments.csv_encoding(spec['encoding'], path))) %}
     {% endif %}
     {{ return('read_csv(' ~ segments.sql_string(path) ~ ', ' ~ (options | join(', ')) ~ ')') }}
+{% endmacro %}
+
+{# The column names of a reader's file, as the file has them. #}
+{% macro raw_file_columns(reader) %}
+    {{ return(adapter.dispatch('raw_file_columns', 'segments')(reader)) }}
+{% endmacro %}
+
+{% macro duckdb__raw_file_columns(reader) %}
+    {{ return(run_query('select column_name from (describe select * from ' ~ reader ~ ')').columns[0].values()) }}
+{% endmacro %}
+
+{# The type raw columns are read as. #}
+{% macro text_type() %}
+    {{ return(adapter.dispatch('text_type', 'segments')()) }}
+{% endmacro %}
+
+{% macro duckdb__text_type() %}
+    {{ return('varchar') }}
+{% endmacro %}
+
+{% macro default__text_type() %}
+    {{ return(dbt.type_string()) }}
 {% endmacro %}
 
 {# A hint for a file read as one column whose name holds another separator: the delimiter is wrong. #}
@@ -174,12 +232,12 @@
     {% if path is none %}
         {% set selects = [] %}
         {% for column in columns %}
-            {% do selects.append('cast(null as varchar) as ' ~ column) %}
+            {% do selects.append('cast(null as ' ~ segments.text_type() ~ ') as ' ~ column) %}
         {% endfor %}
         {{ return('create or replace view raw.' ~ entity ~ ' as select ' ~ (selects | join(', ')) ~ ' where false') }}
     {% endif %}
-    {% set reader = segments.raw_reader(path, spec) %}
-    {% set file_columns = run_query('select column_name from (describe select * from ' ~ reader ~ ')').columns[0].values() %}
+    {% set reader = segments.raw_reader(entity, path, spec) %}
+    {% set file_columns = segments.raw_file_columns(reader) %}
     {% set renames = spec.get('columns') or {} %}
     {% set formats = spec.get('formats') or {} %}
     {% for column in renames.keys() | list + formats.keys() | list %}
@@ -192,7 +250,7 @@
     {% set selects = [] %}
     {% for column in columns %}
         {% set source_column = renames.get(column, column) %}
-        {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as varchar)' %}
+        {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as ' ~ segments.text_type() ~ ')' %}
         {% if source_column in file_columns and column in var('pii_columns').get(entity, []) %}
             {% do selects.append(segments.pii_hash(text) ~ ' as ' ~ column) %}
         {% elif source_column in file_columns and column in formats %}
@@ -207,19 +265,27 @@
                 ~ "; it has: " ~ (file_columns | join(', ')) ~ ". Map it in columns.yml if it has another name."
                 ~ segments.delimiter_hint(entity, file_columns)) %}
         {% else %}
-            {% do selects.append('cast(null as varchar) as ' ~ column) %}
+            {% do selects.append('cast(null as ' ~ segments.text_type() ~ ') as ' ~ column) %}
         {% endif %}
     {% endfor %}
     {{ return('create or replace view raw.' ~ entity ~ ' as select ' ~ (selects | join(', ')) ~ ' from ' ~ reader) }}
 {% endmacro %}
 
 {% macro strptime_sql(text, format) -%}
+    {{ return(adapter.dispatch('strptime_sql', 'segments')(text, format)) }}
+{%- endmacro %}
+
+{% macro duckdb__strptime_sql(text, format) -%}
     try_strptime({{ text }}, {{ segments.sql_string(format) }})
 {%- endmacro %}
 
 {# ISO text of a strptime result; a format with a zone (%z, %Z) gives an instant, written in UTC with its offset so
    staging reads it as UTC like any other ISO timestamp with an offset. #}
 {% macro iso_text(parsed, format) -%}
+    {{ return(adapter.dispatch('iso_text', 'segments')(parsed, format)) }}
+{%- endmacro %}
+
+{% macro duckdb__iso_text(parsed, format) -%}
     {%- if '%z' in format or '%Z' in format -%}
         strftime(timezone('UTC', {{ parsed }}), '%Y-%m-%d %H:%M:%S+00:00')
     {%- else -%}
@@ -242,15 +308,36 @@
 
 {#- Engines without session variables drop personal columns. -#}
 {% macro default__pii_hash(text) %}
-    {{ return('cast(null as varchar)') }}
+    {{ return('cast(null as ' ~ segments.text_type() ~ ')') }}
 {% endmacro %}
 
 {#- The pre-hook of the model that reads personal columns. Without a salt they are dropped: an unsalted hash of
     an e-mail address is reversed by hashing candidate addresses. -#}
 {% macro set_pii_salt() %}
+    {{ return(adapter.dispatch('set_pii_salt', 'segments')()) }}
+{% endmacro %}
+
+{% macro duckdb__set_pii_salt() %}
     {%- set salt = env_var('SEGMENTS_PII_SALT', '') -%}
     {%- if salt == '' -%}
         {{ return("set variable pii_salt = null") }}
     {%- endif -%}
     {{ return("set variable pii_salt = " ~ segments.sql_string(salt)) }}
+{% endmacro %}
+
+{% macro clear_pii_salt() %}
+    {{ return(adapter.dispatch('clear_pii_salt', 'segments')()) }}
+{% endmacro %}
+
+{% macro duckdb__clear_pii_salt() %}
+    {{ return("reset variable pii_salt") }}
+{% endmacro %}
+
+{#- Engines without session variables have no salt to set (default__pii_hash drops the columns). -#}
+{% macro default__set_pii_salt() %}
+    {{ return("") }}
+{% endmacro %}
+
+{% macro default__clear_pii_salt() %}
+    {{ return("") }}
 {% endmacro %}

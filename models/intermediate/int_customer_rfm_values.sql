@@ -53,7 +53,9 @@ rfm as (
         cast({{ dbt.datediff('d.first_purchase_date', 'a.as_of_date', 'day') }} as {{ dbt.type_int() }}) as T,
         cast({{ dbt.datediff('d.last_purchase_date', 'a.as_of_date', 'day') }} as {{ dbt.type_int() }}) as days_since_last_order,
         cast(o.net_revenue as decimal(18, 2)) as net_revenue,
-        cast(o.net_revenue / d.purchase_days as decimal(18, 2)) as monetary_value
+        -- the quotient in double, as DuckDB divides decimals (Spark's decimal quotient keeps 6 places), rounded to
+        -- cents on its exact value (a cast from double rounds 1179.215 down on DuckDB, up on Spark)
+        cast(round(cast(o.net_revenue as double) / d.purchase_days * 1e2) / 1e2 as decimal(18, 2)) as monetary_value
     from per_customer_days as d
     inner join per_customer_orders as o on o.customer_id = d.customer_id
     cross join as_of as a

@@ -122,27 +122,28 @@ behavior as (
 
     select
         b.customer_id,
-        cast(b.gross_amount / b.purchase_orders as double) as avg_order_value,
-        cast(b.units / b.purchase_orders as double) as items_per_order,
-        cast(case when c.gaps > 0 then 1.0 * c.gap_sum / c.gaps end as double) as interpurchase_days_mean,
-        cast(case when c.gaps > 1 then sqrt(greatest(0.0,
-            (c.gap_sum_squares - 1.0 * c.gap_sum * c.gap_sum / c.gaps) / (c.gaps - 1))) end as double)
+        -- ratios in double: a decimal quotient is rounded to 6 places on Spark, not on DuckDB
+        cast(b.gross_amount as double) / b.purchase_orders as avg_order_value,
+        cast(b.units as double) / b.purchase_orders as items_per_order,
+        case when c.gaps > 0 then cast(c.gap_sum as double) / c.gaps end as interpurchase_days_mean,
+        case when c.gaps > 1 then sqrt(greatest(0.0,
+            (c.gap_sum_squares - cast(c.gap_sum as double) * c.gap_sum / c.gaps) / (c.gaps - 1))) end
             as interpurchase_days_std,
         cast(m.distinct_products as {{ dbt.type_int() }}) as distinct_products,
         cast(m.distinct_categories as {{ dbt.type_int() }}) as distinct_categories,
         {% for slot in range(1, category_slots + 1) -%}
-        cast(m.category_amount_{{ '%02d' % slot }} / nullif(b.gross_amount, 0) as double) as category_share_{{ '%02d' % slot }},
+        cast(m.category_amount_{{ '%02d' % slot }} as double) / nullif(b.gross_amount, 0) as category_share_{{ '%02d' % slot }},
         {% endfor -%}
-        cast(m.category_amount_other / nullif(b.gross_amount, 0) as double) as category_share_other,
+        cast(m.category_amount_other as double) / nullif(b.gross_amount, 0) as category_share_other,
         {% for slot in range(1, channel_slots + 1) -%}
-        cast(1.0 * h.channel_orders_{{ '%02d' % slot }} / b.purchase_orders as double) as channel_share_{{ '%02d' % slot }},
+        cast(h.channel_orders_{{ '%02d' % slot }} as double) / b.purchase_orders as channel_share_{{ '%02d' % slot }},
         {% endfor -%}
-        cast(1.0 * h.channel_orders_other / b.purchase_orders as double) as channel_share_other,
-        cast(b.return_amount / nullif(b.gross_amount, 0) as double) as return_rate,
+        cast(h.channel_orders_other as double) / b.purchase_orders as channel_share_other,
+        cast(b.return_amount as double) / nullif(b.gross_amount, 0) as return_rate,
         cast(b.spend_last_90d as double) as spend_last_90d,
         cast(b.spend_prior_90d as double) as spend_prior_90d,
-        cast(coalesce((b.spend_last_90d - b.spend_prior_90d)
-            / nullif(abs(b.spend_last_90d) + abs(b.spend_prior_90d), 0), 0) as double) as spend_trend,
+        coalesce(cast(b.spend_last_90d - b.spend_prior_90d as double)
+            / nullif(abs(b.spend_last_90d) + abs(b.spend_prior_90d), 0), 0.0) as spend_trend,
         cast({{ dbt.datediff('cu.signup_date', 'a.as_of_date', 'day') }} as {{ dbt.type_int() }}) as days_since_signup,
         case
             when cu.birth_year is null then 'unknown'

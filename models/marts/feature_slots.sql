@@ -52,7 +52,7 @@ slots as (
         dimension,
         cast(slot as {{ dbt.type_int() }}) as slot,
         label,
-        cast(weight / sum(weight) over (partition by dimension) as double) as share_of_total
+        cast(weight as double) / sum(weight) over (partition by dimension) as share_of_total
     from ranked
 
 )

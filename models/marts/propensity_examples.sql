@@ -86,8 +86,8 @@ examples as (
         cast({{ dbt.datediff('h.first_purchase_date', 'h.cutoff_date', 'day') }} as double) as tenure_days,
         cast({{ dbt.datediff('h.last_purchase_date', 'h.cutoff_date', 'day') }} as double) as days_since_last_order,
         cast(s.purchase_orders as double) as order_count,
-        cast(s.gross_amount / nullif(s.purchase_orders, 0) as double) as avg_order_value,
-        cast(coalesce(s.return_amount / nullif(s.gross_amount, 0), 0) as double) as return_rate,
+        cast(s.gross_amount as double) / nullif(s.purchase_orders, 0) as avg_order_value,
+        coalesce(cast(s.return_amount as double) / nullif(s.gross_amount, 0), 0.0) as return_rate,
         cast(s.spend_last_horizon as double) as spend_last_horizon,
         cast(s.orders_last_horizon as double) as orders_last_horizon,
         case when h.role = 'score' then null else coalesce(l.purchase_days_after, 0) > 0 end as purchased_next_horizon

@@ -1,6 +1,6 @@
 -- A table, not a view: its pre-hook sets the salt that hashes the personal columns (macro pii_hash) on this
 -- model's connection only, and the post-hook clears it.
-{{ config(materialized="table", pre_hook="{{ segments.set_pii_salt() }}", post_hook="reset variable pii_salt") }}
+{{ config(materialized="table", pre_hook="{{ segments.set_pii_salt() }}", post_hook="{{ segments.clear_pii_salt() }}") }}
 
 with source as (
 
