@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python bench/bench_recommend.py
 	$(BIN)/python bench/bench_deep.py
 	$(BIN)/python bench/bench_meta.py
+	$(BIN)/python bench/bench_graph.py
 
 clean:
 	rm -rf target logs warehouse $(DAGSTER_HOME) data/demo
