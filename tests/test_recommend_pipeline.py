@@ -83,7 +83,7 @@ def test_segment_top_products_are_the_highest_lifts(demo_warehouse):
     sizes = sizes.set_index("segment_id")["n"]
     overall = buyers.groupby("product_id")["customer_id"].nunique() / sizes.sum()
     counts = buyers.groupby(["segment_id", "product_id"]).size().rename("segment_buyers").reset_index()
-    counts = counts[counts["segment_buyers"] >= 5]
+    counts = counts[counts["segment_buyers"] >= 10]  # SEGMENTS_MIN_GROUP_SIZE's default: smaller groups not shown
     counts["lift"] = counts["segment_buyers"] / counts["segment_id"].map(sizes) / counts["product_id"].map(overall)
     best = counts.sort_values(["segment_id", "lift", "segment_buyers", "product_id"],
                               ascending=[True, False, False, True]).groupby("segment_id").head(10)

@@ -1,9 +1,10 @@
 {#- Per behavioural segment, the products that most distinguish it: lift = the share of the segment's customers
     who bought the product / the share of all segmented customers who did. At least var
     segment_top_products_min_customers of the segment's customers must have bought it (a product two customers
-    bought is not a trait of a segment); the var segment_top_products_per_segment best per segment (ties: more
-    buyers, then the smaller product id). -#}
-{%- set min_customers = var('segment_top_products_min_customers', 5) -%}
+    bought is not a trait of a segment, and by default no group under SEGMENTS_MIN_GROUP_SIZE customers is shown
+    in BI); the var segment_top_products_per_segment best per segment (ties: more buyers, then the smaller
+    product id). -#}
+{%- set min_customers = var('segment_top_products_min_customers', env_var('SEGMENTS_MIN_GROUP_SIZE', '10')) | int -%}
 {%- set per_segment = var('segment_top_products_per_segment', 10) -%}
 
 with segments as (
