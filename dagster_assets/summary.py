@@ -18,6 +18,9 @@ from .warehouse import DATABASE_ENV_VAR, resolve_database_path
 
 # Above this share of input lines rejected, the summary warns (as does the dbt check on rejected_transactions).
 MAX_REJECTED_SHARE = 0.10
+# Schemas of the past snapshots' builds (SCHEMA_PREFIX of validity.py and snapshots.py; not imported: those load
+# the dbt project, which the summary does not need)
+WORKING_PREFIXES = ("holdout_", "snapshot_")
 DBT_ERRORS_MARKER = "Errors parsed from dbt logs:"
 # Errors whose remedy is a setting the message does not name: phrase in the error -> what to do.
 HINTS = {"not utf-8 encoded": "The file is not UTF-8: set its `encoding` in columns.yml (latin-1 or utf-16; README, "
@@ -44,8 +47,13 @@ def print_summary(path) -> None:
         ).fetchall()
         print(f"\nWarehouse: {path}")
         for schema, table in tables:
+            if schema.startswith(WORKING_PREFIXES):
+                continue
             rows = con.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
             print(f"  {schema + '.' + table:<45} {rows:>12,} rows")
+        working = sorted({schema for schema, _ in tables if schema.startswith(WORKING_PREFIXES)})
+        if working:
+            print(f"  (not listed: {', '.join(working)}, the working tables of past snapshots' builds)")
         present = {f"{schema}.{table}" for schema, table in tables}
         warning = print_rejected(con) if "main.rejected_transactions" in present else None
         segments = con.sql(

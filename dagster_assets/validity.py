@@ -20,7 +20,7 @@ from python_models.segmentation import segment_validity as validity_rows
 from .history import Snapshot, model_version, segment_snapshot
 from .segments import INPUTS as SEGMENTATION_INPUTS
 from .segments import SegmentationConfig
-from .snapshots import SNAPSHOT_MODELS
+from .snapshots import PAST_SNAPSHOT_EXCLUDE, SNAPSHOT_MODELS
 from .warehouse import Warehouse
 
 SCHEMA_PREFIX = "holdout"
@@ -67,7 +67,8 @@ def segment_validity(context: AssetExecutionContext, config: ValidityConfig, dbt
         return
 
     dbt_vars = json.dumps({"as_of": cutoff.isoformat(), "schema_prefix": SCHEMA_PREFIX})
-    dbt.cli(["build", "--select", SNAPSHOT_MODELS, "--indirect-selection", "cautious", "--vars", dbt_vars]).wait()
+    dbt.cli(["build", "--select", SNAPSHOT_MODELS, "--exclude", PAST_SNAPSHOT_EXCLUDE, "--indirect-selection",
+             "cautious", "--vars", dbt_vars]).wait()
     built = time.perf_counter()
     snapshot = Snapshot.read(warehouse, f"{SCHEMA_PREFIX}_")
     if len(snapshot.features) < MIN_CUSTOMERS:
