@@ -6,12 +6,11 @@ import shutil
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 from dagster import DagsterInstance, materialize
 
 from dagster_assets.recommend import recommendations
 from dagster_assets.warehouse import Warehouse
-from python_models.recommend import ItemKNN, PurchaseHistory, day_number
+from python_models.recommend import ItemKNN, PurchaseHistory
 from tests.pipeline import frame, query, settings
 
 SOURCES = {"repeat", "item_knn", "ease", "als", "popularity"}

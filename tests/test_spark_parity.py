@@ -8,7 +8,6 @@ session. Skipped, with the reason, where Java or the `spark` extra is missing.
 import datetime as dt
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pytest
 from sklearn.metrics import adjusted_rand_score
