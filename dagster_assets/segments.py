@@ -6,8 +6,8 @@ from python_models.privacy import suppress_small_groups
 from python_models.segmentation import DEFAULT_BLOCK_WEIGHTS
 from python_models.tracking import PSI_SIGNIFICANT
 
-from .privacy import min_group_size
 from .history import Snapshot, fit_snapshot, previous_model, save_model, score_snapshot, write_history
+from .privacy import min_group_size
 from .skips import segmentation_skipped, skipped, withdraw
 from .warehouse import Warehouse
 
@@ -117,12 +117,12 @@ def segmentation(context: AssetExecutionContext, config: SegmentationConfig, war
 
     yield MaterializeResult(asset_key=AssetKey("customer_segments"),
                             metadata=warehouse.write_table("customer_segments", tracked.segments))
-    profiles = tracked.profiles()
-    shown = suppress_small_groups(profiles, "size", min_group_size(),
+    profiles, smallest = tracked.profiles(), min_group_size()
+    shown = suppress_small_groups(profiles, "size", smallest,
                                   columns=[c for c in profiles.columns if c not in ("segment_id", "segment_name")])
     if shown["is_suppressed"].any():
         context.log.info(f"segment_profiles: {int(shown['is_suppressed'].sum())} segment(s) under "
-                         f"{min_group_size()} customers shown without figures")
+                         f"{smallest} customers shown without figures")
     yield MaterializeResult(asset_key=AssetKey("segment_profiles"),
                             metadata=warehouse.write_table("segment_profiles", shown))
     yield MaterializeResult(asset_key=AssetKey("customer_taste"),

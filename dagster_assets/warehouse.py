@@ -68,11 +68,15 @@ class Warehouse(ConfigurableResource):
         return resolve_database_path(EnvVar(DATABASE_ENV_VAR).get_value())
 
     @property
+    def published(self) -> Path:
+        """The published warehouse file, also during a run (when `path` is the run's build copy)."""
+        return self._build.published if self._build else self.path
+
+    @property
     def dbt_target(self) -> Path:
         """dbt's folder for this warehouse's runs (`<name>.dbt` beside the published file): the steps' logs and
         results of the last run, and the parse the next run starts from."""
-        published = self._build.published if self._build else self.path
-        return published.with_name(published.name + ".dbt")
+        return self.published.with_name(self.published.name + ".dbt")
 
     def artifact_path(self, name: str, suffix: str = ".joblib") -> Path:
         """Where a fitted model is kept: `models/` beside the warehouse file (never committed)."""
@@ -83,8 +87,7 @@ class Warehouse(ConfigurableResource):
     def report_path(self, name: str) -> Path:
         """Where a generated report is written: `reports/<warehouse file name>/` beside the warehouse file, so two
         warehouses in one folder keep their own reports (named after the published file, not the run's build)."""
-        published = self._build.published if self._build else self.path
-        folder = published.parent / "reports" / published.stem
+        folder = self.published.parent / "reports" / self.published.stem
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
