@@ -103,3 +103,17 @@ def test_synthetic_customers_are_no_copies_and_teach_the_segments(shops):
     assert quality["accuracy_train_synthetic"] >= 0.8 * quality["accuracy_train_real"], quality
     # the synthetic rows are not the real ones renamed: they spread like customers, not like a copy
     assert not np.isin(made.rows["order_count"].round(6), snapshot.features["order_count"].round(6)).all()
+
+
+def test_fewer_columns_than_coordinates_keep_the_reconstruction_metric():
+    # CDNOW's features have 14 numeric columns and no categorical ones, fewer than the 16 coordinates: the
+    # embedding's distances must still be the distances between the reconstructions (the folded decoder metric)
+    from python_models.deep import CustomerAutoencoder
+
+    X = np.random.default_rng(0).normal(size=(300, 5))
+    autoencoder = CustomerAutoencoder(latent_dim=16, max_epochs=5).fit(X)
+    Z, R = autoencoder.transform(X), autoencoder.reconstruct(X)
+    assert Z.shape == (300, 16)
+    embedded = np.linalg.norm(Z[:150] - Z[150:], axis=1)
+    reconstructed = np.linalg.norm(R[:150] - R[150:], axis=1)
+    assert np.allclose(embedded, reconstructed, rtol=1e-3)

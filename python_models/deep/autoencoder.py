@@ -300,7 +300,10 @@ class CustomerAutoencoder(TransformerMixin, BaseEstimator):
         net = self.network_
         with torch.no_grad():
             metric = net.decoder.weight[:net.n_numeric] * self._numeric_scale[:, None]
-            _, singular, vh = torch.linalg.svd(metric, full_matrices=False)
+            _, singular, vh = torch.linalg.svd(metric, full_matrices=True)
+            # fewer numeric columns than coordinates (CDNOW: no categories, no demographics): the directions the
+            # decoder cannot read get the smallest scale, like the ones it hardly reads
+            singular = torch.nn.functional.pad(singular, (0, vh.shape[0] - singular.shape[0]))
             singular = singular.clamp_min(float(singular.max()) * 1e-3 + 1e-12)
             rotate = singular[:, None] * vh
             last = net.encoder[-1]
