@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from python_models.datasets import write_cdnow
-from tests.pipeline import frame, materialize
+from tests.pipeline import frame, materialize_all
 
 BINS = ["0", "1", "2", "3", "4", "5", "6", "7+"]
 BTYD_CUSTOMERS = [1411, 439, 214, 100, 62, 38, 29, 64]
@@ -21,10 +21,9 @@ def cdnow_warehouse(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("cdnow_data")
     write_cdnow(data_dir)
     database = tmp_path_factory.mktemp("cdnow_warehouse") / "cdnow.duckdb"
-    # the CLV and propensity tables and what they are built from, not the rest of the graph
-    result = materialize(data_dir, database, ["customer_clv", "clv_holdout_evaluation", "propensity_evaluation",
-                                              "customer_clv_summary"],
-                         SEGMENTS_AS_OF="1998-06-30", SEGMENTS_CLV_CALIBRATION_END="1997-09-30")
+    # the whole graph: CDNOW is the real shop without products, categories or demographics, and every step must
+    # take it (the autoencoder once failed on its 14 columns)
+    result = materialize_all(data_dir, database, SEGMENTS_AS_OF="1998-06-30", SEGMENTS_CLV_CALIBRATION_END="1997-09-30")
     assert result.success
     return database
 
