@@ -61,9 +61,10 @@ def deep_steps(database: str) -> dict:
         X[~extreme]))
     seconds["epochs"] = ae.history_.epochs
     seconds["seconds_per_epoch"] = round(ae.history_.seconds_per_epoch, 3)
-    Z = timed("embedding all customers", lambda: ae.transform(X))
-    selector = timed("embedding candidates (ae_kmeans k=4..10 + idec, 5 stability refits, robustness)",
-                     lambda: ModelSelector(algorithms=("ae_kmeans", "idec"), autoencoder=ae,
+    timed("embedding all customers", lambda: ae.transform(X))
+    # the embedding candidates start from the feature-space choice: K-Means k = 4..10 is their start
+    selector = timed("K-Means k=4..10, then ae_kmeans and idec from its choice (5 stability refits, robustness)",
+                     lambda: ModelSelector(algorithms=("kmeans", "ae_kmeans", "idec"), autoencoder=ae,
                                            perturbation_scale=perturbation_scale(transformer)).fit(X[~extreme]))
     rows = np.random.default_rng(0).choice(n, size=min(n, 50_000), replace=False)
     centers = selector.method_rules_["ae_kmeans"].centers

