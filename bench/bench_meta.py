@@ -78,11 +78,12 @@ def measure(n: int, episodes: int) -> dict:
                 lambda: learn_segments(features, labels, segments, settings, log=lambda m: None))
     beh = timed("behaviour: meta-train, evaluate",
                 lambda: learn_behaviour(examples, seg.training_tasks["held_out"], settings, log=lambda m: None))
-    # one new task of 10k customers: adapt from its labels, assign every customer; adapt the behaviour model
+    # one new task of 10k customers: adapt from its labels, assign every customer (transductive: the prototypes
+    # refined over the task's other customers, as adapted_segments does); adapt the behaviour model
     X = seg.scaler.transform(features[seg.columns].to_numpy(np.float64)[:10_000])
     support = X[:30], np.repeat(np.arange(6), 5)
     start = time.perf_counter()
-    predictor = seg.protonet.adapt(*support)
+    predictor = seg.protonet.adapt(*support, X_unlabelled=X[30:])
     predictor.predict_proba(X)
     seconds["adapt protonet to a 10k task"] = round(time.perf_counter() - start, 3)
     Xb = beh.scaler.transform(examples[beh.columns].to_numpy(np.float64)[:10_000])

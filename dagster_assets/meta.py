@@ -48,13 +48,16 @@ class MetaConfig(Config):
     episodes: int = 100  # sampled episodes per (method, task family, k_shot)
     stunt_tasks: int = 32  # K-Means pseudo-label tasks on random feature subsets
     protonet_steps: int = 500
+    # soft k-means steps refining a new region's prototypes over its unlabelled customers (transductive; 0: off)
+    refine_steps: int = 3
     meta_steps: int = 100
     random_state: int = 0
 
     def settings(self) -> MetaSettings:
         return MetaSettings(task_column=self.task_column, k_shots=tuple(self.k_shots), episodes=self.episodes,
                             stunt_tasks=self.stunt_tasks, protonet_steps=self.protonet_steps,
-                            meta_steps=self.meta_steps, random_state=self.random_state)
+                            refine_steps=self.refine_steps, meta_steps=self.meta_steps,
+                            random_state=self.random_state)
 
 
 def _skip(context, warehouse: Warehouse, reason: str):
@@ -148,7 +151,8 @@ def _behaviour_model(context, warehouse: Warehouse, examples, held_out: list[str
                               "days, next-period spend) and the pooled network: a versioned artifact."),
         AssetSpec("adapted_segments", deps=INPUTS, group_name="meta",
                   description="One row per customer of each task that has labelled customers: the label the "
-                              "prototypical network adapted to those labels gives, and its confidence."),
+                              "prototypical network adapted to those labels gives, and its confidence "
+                              "(prototypes refined over the task's unlabelled customers: transductive)."),
         AssetSpec("meta_learning_metrics", deps=INPUTS, group_name="meta",
                   description="One row per (method, task, k_shot, metric): mean over sampled episodes on the "
                               "held-out tasks, with its 95% interval; meta-learners and baselines on the same "
@@ -194,7 +198,9 @@ def meta_learning(context: AssetExecutionContext, config: MetaConfig, warehouse:
     adapted = seg.adapted.assign(model_version=segment_version, as_of=as_of)
     yield MaterializeResult(asset_key=AssetKey("adapted_segments"), metadata={
         **warehouse.write_table("adapted_segments", adapted),
-        "tasks": MetadataValue.text(", ".join(sorted(adapted["task"].unique())))})
+        "tasks": MetadataValue.text(", ".join(sorted(adapted["task"].unique()))),
+        # per task: prototypes refined over its unlabelled customers (transductive) or the labels' means (guard)
+        "refined": MetadataValue.json(seg.refined)})
     metrics = pd.concat([f for f in frames if len(f)] or [pd.DataFrame(columns=list(METRIC_COLUMNS))],
                         ignore_index=True)
     metrics = metrics.astype({"k_shot": "int32", "episodes": "int32"}).assign(

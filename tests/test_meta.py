@@ -15,9 +15,12 @@ import pytest
 from dagster import AssetSelection, DagsterInstance
 
 from python_models.datasets import generate_shop, shop_config
-from python_models.meta.artifact import load_segment_model
-from python_models.meta.evaluation import evaluate_assignment
-from python_models.meta.tasks import Task
+from python_models.deep.runtime import seeded
+from python_models.meta.artifact import load_behaviour_model, load_segment_model
+from python_models.meta.evaluation import K_SHOTS, behaviour_episode_scores, evaluate_assignment, interval
+from python_models.meta.pipeline import behaviour_tasks
+from python_models.meta.protonet import PrototypicalNetwork
+from python_models.meta.tasks import Task, sample_episode
 from tests.conftest import built_once
 from tests.pipeline import frame, query, settings
 
@@ -121,17 +124,53 @@ def planted_accuracy(meta_warehouse) -> pd.DataFrame:
 
 
 def test_protonet_1_shot_beats_the_support_only_baselines_on_planted_personas(planted_accuracy):
-    """STUNT's regime: a single labelled customer per persona (the margin is smaller than STUNT's, see README)."""
+    """STUNT's regime: a single labelled customer per persona, prototypes from the support alone like the baselines
+    (the margin is smaller than STUNT's, see README)."""
     one = planted_accuracy[1]
-    assert one["protonet"] > max(one["knn_support"], one["logreg_support"]), one.round(3).to_dict()
+    assert one["protonet_inductive"] > max(one["knn_support"], one["logreg_support"]), one.round(3).to_dict()
 
 
-@pytest.mark.xfail(strict=True, reason="not met on generated shops: at 5 shots logistic regression on the support "
-                   "set, and on the pooled model's embedding (finetune), match or beat the prototypical network "
+@pytest.mark.xfail(strict=True, reason="not met on generated shops, transductive refinement or not: at 5 shots "
+                   "protonet 0.922 (refined and inductive alike: the refinement's guard kept the support's means in "
+                   "every episode) against logreg_support 0.951 and finetune 0.960 on this shop; on the 15,000-"
+                   "customer regions_holdout shop 0.949 against 0.959 / 0.960, where +5 points would need 1.01 "
                    "(README, Meta-learning)")
 def test_protonet_5_shot_beats_the_best_baseline_on_planted_personas(planted_accuracy):
     five = planted_accuracy[5]
-    assert five["protonet"] >= five.drop("protonet").max() + 0.05, five.round(3).to_dict()
+    baselines = five.drop(["protonet", "protonet_inductive"])
+    assert five["protonet"] >= baselines.max() + 0.05, five.round(3).to_dict()
+
+
+def test_transductive_refinement_costs_nothing_at_5_shots_on_planted_personas(planted_accuracy):
+    """Soft k-means over this region's customers drifts towards clusters that are not its personas: unguarded it
+    scores 0.888 against the inductive 0.922 at 5 shots here. The guard (support customers must keep their labels)
+    must bring it back within a point (measured: equal here; -0.005 to +0.002 over 8 generated shops)."""
+    five = planted_accuracy[5]
+    assert five["protonet"] >= five["protonet_inductive"] - 0.01, five.round(3).to_dict()
+
+
+def _blobs(rng, n: int = 1000, k: int = 5, d: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Customers around ``k`` random centres: the labels are the natural clusters, the case refinement is for."""
+    centres = rng.normal(scale=2.0, size=(k, d))
+    y = rng.integers(0, k, n)
+    return (centres[y] + rng.normal(size=(n, d))).astype(np.float32), y
+
+
+def test_transductive_refinement_finds_planted_clusters_from_one_label_each():
+    """Where the labels are the customers' natural clusters (planted), one label per cluster and the unlabelled
+    customers recover the clusters better than the label alone: measured +0.03 to +0.08 accuracy over 30 episodes
+    for 5 seeds (+0.080 for this one), the paired 95% interval above zero for each."""
+    rng = np.random.default_rng(0)
+    net = PrototypicalNetwork(steps=200).fit([Task(f"past {i}", *_blobs(rng)) for i in range(3)])
+    X, y = _blobs(rng)
+    gains = []
+    for _ in range(30):
+        support, query = sample_episode(y, 1, rng)
+        inductive = net.adapt(X[support], y[support]).predict(X[query])
+        refined = net.adapt(X[support], y[support], X_unlabelled=X[query]).predict(X[query])
+        gains.append((refined == y[query]).mean() - (inductive == y[query]).mean())
+    mean, low, _ = interval(gains)
+    assert mean >= 0.03 and low > 0, (mean, low)
 
 
 def test_metrics_cover_every_method_and_shot_with_intervals(meta_warehouse):
@@ -147,19 +186,53 @@ def test_metrics_cover_every_method_and_shot_with_intervals(meta_warehouse):
     # five labels per persona: only 1-shot leaves query customers in every class
     labels = m[m["task"] == f"labels:{region}"]
     assert set(labels["k_shot"]) == {1}
-    assert set(labels["method"]) == {"protonet", "knn_support", "logreg_support", "global", "finetune"}
+    assert set(labels["method"]) == {"protonet", "protonet_inductive", "knn_support", "logreg_support", "global",
+                                     "finetune"}
+    # the transductive protonet says how often its refined prototypes passed the guard
+    shares = labels.loc[labels["metric"] == "refined_share", ["method", "value"]]
+    assert shares["method"].tolist() == ["protonet"] and shares["value"].between(0, 1).all()
 
 
-def test_adapted_behaviour_predictor_beats_global_and_scratch_on_auc(meta_warehouse):
+@pytest.fixture(scope="module")
+def behaviour_scores(meta_warehouse) -> tuple[dict, pd.DataFrame]:
+    """Every episode's AUC and MAE per method on the held-out region's behaviour tasks, recomputed from the saved
+    meta_behavior_model as the asset does, and the asset's meta_learning_metrics rows for that family."""
     data_dir, db = meta_warehouse
     region, _, _ = _held_out(data_dir)
-    auc = frame(db, f"""select method, k_shot, value from main.meta_learning_metrics
-                        where task = 'behaviour:{region}' and metric = 'auc'""").pivot(
-        index="method", columns="k_shot", values="value")
-    # from 5 shots per outcome; at 1 shot the pooled model ranks better (README)
-    for k in (5, 10, 50):
-        assert auc.loc["maml", k] > auc.loc["global", k], auc.round(3).to_dict()
-        assert auc.loc["maml", k] > auc.loc["scratch", k], auc.round(3).to_dict()
+    name = f"behaviour:{region}"
+    table = frame(db, f"select * from main.meta_learning_metrics where task = '{name}'")
+    learners, global_model, scaler, columns = load_behaviour_model(
+        db.parent / "models" / f"{table['model_version'].iloc[0]}.pt")
+    examples = frame(db, "select * exclude (cutoff_date, customer_id) from main.meta_behavior_examples "
+                         "order by period, customer_id")
+    tasks = behaviour_tasks(examples, scaler.transform(examples[columns].to_numpy(np.float64)), [region], "region")
+    with seeded(0):  # as learn_behaviour evaluates: the same threads, the same sums
+        scores, _ = behaviour_episode_scores(tasks[region], learners, global_model, name, K_SHOTS)
+    return scores, table
+
+
+def test_behaviour_episode_scores_are_the_tables(behaviour_scores):
+    scores, table = behaviour_scores
+    for row in table.itertuples():
+        assert np.isclose(np.mean(scores[row.k_shot][(row.method, row.metric)]), row.value), row
+
+
+def test_adapted_behaviour_predictor_beats_global_and_scratch_on_auc(behaviour_scores):
+    """Paired over the same episodes (the methods' own intervals are wide: the region's cutoffs differ in AUC).
+
+    MAML against the pooled model: +0.005 [0.003, 0.007] at 10 shots and +0.009 [0.007, 0.011] at 50 on this
+    shop; the same sign and intervals clear of zero for 3 training seeds and 3 more generated shops. At 5 shots
+    the difference is noise here (+0.002 [-0.001, 0.004]; -0.001 on another seed), so it is not asserted; at 1
+    shot the pooled model is better (README). Against training from scratch the margin is +0.08 to +0.24."""
+    scores, _ = behaviour_scores
+
+    def gain(k: int, other: str) -> tuple[float, float, float]:
+        return interval(np.subtract(scores[k][("maml", "auc")], scores[k][(other, "auc")]))
+
+    for k in (10, 50):
+        assert gain(k, "global")[1] > 0, (k, gain(k, "global"))
+    for k in (1, 5, 10, 50):
+        assert gain(k, "scratch")[1] > 0, (k, gain(k, "scratch"))
 
 
 def test_shop_without_labels_skips_with_the_reason(demo_warehouse, tmp_path):

@@ -5,6 +5,7 @@ Pure Python (numpy / torch / scikit-learn), no orchestration imports::
     from python_models.meta import PrototypicalNetwork, BehaviourMetaLearner
     net = PrototypicalNetwork().fit(tasks)                 # tasks: list of Task (customers, labels)
     predictor = net.adapt(X_support, y_support)            # a new task from its few labelled customers
+    predictor = net.adapt(X_support, y_support, X_unlabelled=X)  # transductive: prototypes refined over X
     labels, confidence = predictor.predict(X), predictor.predict_proba(X).max(axis=1)
 
     learner = BehaviourMetaLearner("fomaml").fit(behaviour_tasks)
@@ -23,12 +24,13 @@ from .evaluation import K_SHOTS, evaluate_assignment, evaluate_behaviour
 from .features import FeatureScaler
 from .maml import ALGORITHMS, BehaviourMetaLearner, BehaviourPredictor, BehaviourTask
 from .pipeline import MetaSettings, learn_behaviour, learn_segments
-from .protonet import PrototypePredictor, PrototypicalNetwork
+from .protonet import PrototypePredictor, PrototypicalNetwork, refine_prototypes
 from .tasks import Task, sample_episode, stunt_tasks
 
 __all__ = [
     "ALGORITHMS", "ARTIFACT_VERSION", "K_SHOTS", "BehaviourMetaLearner", "BehaviourPredictor", "BehaviourTask",
     "FeatureScaler", "GlobalClassifier", "MetaSettings", "PrototypePredictor", "PrototypicalNetwork", "Task",
     "evaluate_assignment", "evaluate_behaviour", "fit_global_behaviour", "learn_behaviour", "learn_segments",
-    "load_behaviour_model", "load_segment_model", "sample_episode", "save_artifact", "stunt_tasks",
+    "load_behaviour_model", "load_segment_model", "refine_prototypes", "sample_episode", "save_artifact",
+    "stunt_tasks",
 ]

@@ -6,6 +6,15 @@ Each metric's value is its mean over the episodes, with a normal 95% interval of
 (``mean ± 1.96 · sd / sqrt(episodes)``). The query is at most ``MAX_QUERY`` customers of the task, the same
 seeded sample for every episode and method (less the episode's support). A shot count that leaves some class
 without a query customer is not evaluated; the reason is returned beside the rows.
+
+Assignment methods: ``protonet`` is the prototypical network as ``adapted_segments`` uses it, **transductive**:
+its prototypes are refined by soft k-means over the episode's unlabelled customers, which are its query customers
+(the scored sample less the support) plus, where given, the task's customers who are not in the task
+(``X_unlabelled``: a held-out region's unlabelled customers when the task is its few labelled ones). It reads the
+query's features, never its labels; the baselines read neither. ``protonet_inductive`` is the same network with the
+support's means as prototypes (STUNT's setting, comparable to the baselines, which see the support alone).
+Besides ``accuracy`` and ``macro_f1``, ``protonet`` has ``refined_share``: the share of episodes whose refined
+prototypes passed the guard of :func:`~.protonet.refine_prototypes` (the others used the support's means).
 """
 
 from __future__ import annotations
@@ -22,14 +31,14 @@ from .baselines import GlobalClassifier
 from .linear import batched_knn, batched_logistic, batched_ridge
 from .maml import BehaviourMetaLearner, BehaviourTask, adapt_many, predict_many
 from .networks import BehaviourNet
-from .protonet import PrototypicalNetwork
+from .protonet import PrototypicalNetwork, refine_prototypes, sq_distances
 from .tasks import Task, sample_episode
 
-__all__ = ["ASSIGNMENT_METHODS", "K_SHOTS", "METRIC_COLUMNS", "auc", "evaluate_assignment",
-           "evaluate_behaviour", "interval", "macro_f1"]
+__all__ = ["ASSIGNMENT_METHODS", "K_SHOTS", "METRIC_COLUMNS", "auc", "behaviour_episode_scores",
+           "evaluate_assignment", "evaluate_behaviour", "interval", "macro_f1"]
 
 K_SHOTS = (1, 5, 10, 50)
-ASSIGNMENT_METHODS = ("protonet", "knn_support", "logreg_support", "global", "finetune")
+ASSIGNMENT_METHODS = ("protonet", "protonet_inductive", "knn_support", "logreg_support", "global", "finetune")
 METRIC_COLUMNS = ("method", "task", "k_shot", "metric", "value", "ci_low", "ci_high", "episodes")
 #: Query customers scored per task: a fixed seeded sample of its customers (less each episode's support), so an
 #: episode costs the same in a region of 3,000 customers as in one of 300,000.
@@ -83,30 +92,46 @@ def _pool(n: int, rng) -> np.ndarray:
     return np.arange(n) if n <= MAX_QUERY else np.sort(rng.choice(n, MAX_QUERY, replace=False))
 
 
-def _sq_distances(Z: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """Squared distances ``[E, n, C]`` of rows ``Z [n, d]`` to each episode's centres ``[E, C, d]``."""
-    return ((Z * Z).sum(1)[None, :, None] - 2 * torch.einsum("nd,ecd->enc", Z, centres)
-            + (centres * centres).sum(2)[:, None, :])
-
-
 def _episodes(codes: np.ndarray, k: int, n: int, rng) -> np.ndarray:
     """``n`` support sets of ``k`` rows per class, class by class: ``[n, classes * k]`` row indices."""
     return np.stack([sample_episode(codes, k, rng, n_query=0)[0] for _ in range(n)])
 
 
 def evaluate_assignment(task: Task, protonet: PrototypicalNetwork, global_model: GlobalClassifier | None,
-                        k_shots=K_SHOTS, episodes: int = 100, random_state: int = 0):
+                        k_shots=K_SHOTS, episodes: int = 100, random_state: int = 0, X_unlabelled=None):
     """Accuracy and macro F1 of segment assignment on ``task``'s query customers.
 
-    Returns ``(rows, skipped)``: a frame with ``METRIC_COLUMNS`` and a list of ``(k_shot, reason)``.
-    Without ``global_model`` the ``global`` and ``finetune`` rows are left out.
+    Parameters
+    ----------
+    task : Task
+        The held-out task: its customers and their labels.
+    protonet : PrototypicalNetwork
+    global_model : GlobalClassifier, optional
+        Without it the ``global`` and ``finetune`` rows are left out.
+    k_shots : sequence of int
+    episodes : int
+        Sampled episodes per shot count, the same for every method.
+    random_state : int
+    X_unlabelled : array-like, optional
+        More unlabelled customers of the task, beside its own (a seeded sample of at most ``MAX_QUERY`` is
+        used): only the transductive ``protonet`` reads them.
+
+    Returns
+    -------
+    rows : DataFrame
+        ``METRIC_COLUMNS``, one row per (method, k_shot, metric).
+    skipped : list of (int, str)
+        The shot counts not evaluated, and why.
     """
     rng = np.random.default_rng(random_state)
     n_classes = task.n_classes
     pool = _pool(len(task.X), rng)
     X = torch.as_tensor(task.X)
-    spaces = {"protonet": torch.as_tensor(protonet.embed(task.X), dtype=torch.float32), "logreg_support": X,
-              "knn_support": X}
+    embedded = torch.as_tensor(protonet.embed(task.X), dtype=torch.float32)
+    spaces = {"protonet": embedded, "protonet_inductive": embedded, "logreg_support": X, "knn_support": X}
+    extra = (torch.zeros(0, embedded.shape[1]) if X_unlabelled is None or len(X_unlabelled) == 0 else
+             torch.as_tensor(protonet.embed(np.asarray(X_unlabelled)[_pool(len(X_unlabelled), rng)]),
+                             dtype=torch.float32))
     if global_model is not None:
         past = global_model.past_codes(task.X)
         spaces["finetune"] = torch.as_tensor(global_model.embed(task.X), dtype=torch.float32)
@@ -122,9 +147,15 @@ def evaluate_assignment(task: Task, protonet: PrototypicalNetwork, global_model:
         scores = {}
         for method, Z in spaces.items():
             Zs, Zq = Z[torch.as_tensor(support)], Z[torch.as_tensor(pool)]
-            if method == "protonet":
-                prototypes = Zs.reshape(episodes, n_classes, k, -1).mean(2)
-                scores[method] = -_sq_distances(Zq, prototypes)
+            if method == "protonet":  # each episode's unlabelled set: its query, and the task's other customers
+                mask = torch.cat([torch.as_tensor(~(pool[None, :, None] == support[:, None, :]).any(2)),
+                                  torch.ones(episodes, len(extra), dtype=torch.bool)], 1).to(Z.dtype)
+                prototypes, refined = refine_prototypes(Zs, ys, n_classes, torch.cat([Zq, extra]),
+                                                        protonet.refine_steps, mask)
+                kept = refined.double().tolist()
+                scores[method] = -sq_distances(Zq, prototypes)
+            elif method == "protonet_inductive":
+                scores[method] = -sq_distances(Zq, Zs.reshape(episodes, n_classes, k, -1).mean(2))
             elif method == "knn_support":
                 onehot = torch.nn.functional.one_hot(ys, n_classes).to(Z.dtype)
                 scores[method] = batched_knn(Zs, onehot, Zq, min(5, k))
@@ -144,6 +175,7 @@ def evaluate_assignment(task: Task, protonet: PrototypicalNetwork, global_model:
                     p = predicted[method][e][query]
                     results.setdefault((method, "accuracy"), []).append(float((p == yq).mean()))
                     results.setdefault((method, "macro_f1"), []).append(macro_f1(yq, p, n_classes))
+        results[("protonet", "refined_share")] = kept  # how often the transductive prototypes passed the guard
         rows += _rows(results, task.name, k)
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), skipped
 
@@ -221,7 +253,29 @@ def evaluate_behaviour(tasks: list[BehaviourTask], learners: dict[str, Behaviour
     ``learners`` maps a method name (``maml``, ``reptile``) to a fitted :class:`BehaviourMetaLearner`; the
     ``finetune`` baseline takes the same steps from the global weights, ``scratch`` takes ``SCRATCH_STEPS`` from
     fresh weights. Episodes are spread evenly over the tasks that have more than ``k_shot`` customers of each
-    outcome. Returns ``(rows, skipped)`` like :func:`evaluate_assignment`.
+    outcome. Returns ``(rows, skipped)`` like :func:`evaluate_assignment`: the means and intervals of
+    :func:`behaviour_episode_scores`.
+    """
+    scores, skipped = behaviour_episode_scores(tasks, learners, global_model, name, k_shots, episodes,
+                                               random_state)
+    rows = [row for k, per_k in scores.items() for row in _rows(per_k, name, k)]
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), skipped
+
+
+def behaviour_episode_scores(tasks: list[BehaviourTask], learners: dict[str, BehaviourMetaLearner],
+                             global_model: tuple[BehaviourNet, dict], name: str, k_shots=K_SHOTS,
+                             episodes: int = 100, random_state: int = 0) -> tuple[dict, list]:
+    """Every episode's AUC and MAE, per method, as :func:`evaluate_behaviour` aggregates them.
+
+    Methods see the same episodes in the same order, so differences between two methods' lists are paired:
+    their mean and interval (``interval(np.subtract(a, b))``) say whether one beats the other beyond the
+    episodes' noise, which the methods' separate intervals (wide: the tasks' own AUCs differ) cannot.
+
+    Returns
+    -------
+    scores : dict
+        ``{k_shot: {(method, metric): [value per episode]}}``.
+    skipped : list of (int, str)
     """
     rng = np.random.default_rng(random_state)
     net, global_params = global_model
@@ -230,7 +284,7 @@ def evaluate_behaviour(tasks: list[BehaviourTask], learners: dict[str, Behaviour
     with seeded(random_state):
         scratch = {k: v.detach() for k, v in BehaviourNet(net.body[0].in_features, some.hidden_dim)
                    .named_parameters()}
-    rows, skipped = [], []
+    by_shot, skipped = {}, []
     for k in k_shots:
         eligible = [t for t in tasks if t.class_counts().min() > k]
         if not eligible:
@@ -259,5 +313,5 @@ def evaluate_behaviour(tasks: list[BehaviourTask], learners: dict[str, Behaviour
                 for method, (proba, log_spend) in baselines.items():
                     _score(scores, method, task, pool, s, proba[i],
                            np.expm1(np.clip(log_spend[i], 0, MAX_LOG_SPEND)))
-        rows += _rows(scores, name, k)
-    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS)), skipped
+        by_shot[k] = scores
+    return by_shot, skipped
