@@ -255,3 +255,14 @@ def test_cli_list_shop_and_cdnow(tmp_path, capsys):
     assert _hashes(tmp_path / "cli") == _hashes(tmp_path / "direct")
     assert main(["cdnow", "--out", str(tmp_path / "cdnow")]) == 0
     assert (tmp_path / "cdnow" / "transactions.csv").exists()
+
+
+def test_no_persona_customer_buys_in_a_burst(shops):
+    # many orders on one day are a planted anomaly (order_burst: 25-60), never a persona's cadence (at most 5 here,
+    # a busy regional persona in a short window): a region where an active persona lapses once put every order of
+    # its customers, 8 to 60, on their first second (regions_holdout's North)
+    for name, (_, folder, _) in shops.items():
+        orders = pd.read_csv(folder / "transactions.csv", usecols=["customer_id", "order_id", "order_ts"],
+                             dtype=str).drop_duplicates("order_id")
+        per_day = orders.groupby([orders["customer_id"], orders["order_ts"].str[:10]]).size()
+        assert per_day.max() < 8, (name, per_day.idxmax(), per_day.max())

@@ -57,7 +57,12 @@ def _shifted(spec: dict, rng: np.random.Generator, shift: float, channel: int, g
             out.update(last=("end", 0, 30), pin_last=True)
             out.pop("dormant")
         else:  # active elsewhere, lapses here: nothing in the last 240 days
-            out.update(last=("after_first_cap", 20, 200, N_DAYS - 240), pin_last=False, dormant=True)
+            cap = N_DAYS - 240
+            # a persona that starts buying after the cap (frequent ones start in the last year) starts in the 200
+            # days before it instead: otherwise every order of its customers fell on their first second
+            f_lo, f_hi = spec["first"]
+            out.update(first=(min(f_lo, cap - 200), min(f_hi, cap - 20)), last=("after_first_cap", 20, 200, cap),
+                       pin_last=False, dormant=True)
     return out
 
 
