@@ -130,3 +130,20 @@ def test_an_embedding_candidate_is_chosen_only_where_it_wins():
     # without an eligible feature-space candidate the embedding ones compete as usual
     alone = m.assign(stability=[0.5, 0.5, 0.9, 0.9])
     assert alone.loc[choose_candidate(alone), "algorithm"] == "idec"
+
+
+def test_embedding_candidates_alone_are_refused_with_the_reason():
+    # they start from the feature-space choice, so without a feature-space algorithm there is nothing to start from
+    import pytest
+
+    from python_models.segmentation import ModelSelector
+
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    autoencoder = CustomerAutoencoder(latent_dim=2, max_epochs=2).fit(X)
+    with pytest.raises(ValueError, match="add a feature-space algorithm"):
+        ModelSelector(algorithms=("ae_kmeans", "idec"), autoencoder=autoencoder).fit(X)
+    # with one, K-Means on the embedding is a single candidate at the k the rule chooses among the features'
+    metrics = ModelSelector(algorithms=("kmeans", "ae_kmeans"), autoencoder=autoencoder, k_range=(2, 3),
+                            n_bootstrap=2, robustness_epsilon=0).fit(X).metrics_
+    kmeans = metrics[metrics["algorithm"] == "kmeans"]
+    assert metrics.loc[metrics["algorithm"] == "ae_kmeans", "k"].tolist() == [kmeans.loc[choose_candidate(kmeans), "k"]]
