@@ -38,9 +38,9 @@ class SegmentationConfig(Config):
     # product-taste coordinates learned from the customer x product matrix (0: no taste block)
     taste_components: int = 8
     # the autoencoder of the embedding candidates: its coordinates (with 16, K-Means on the embedding ended up to
-    # 0.02 ARI further from the planted personas than with 32 on generated shops),
-    # and how it trains ("plain"; "noise" or "adversarial": inputs moved by autoencoder_epsilon standardised units,
-    # so small changes move customers less)
+    # 0.02 ARI further from the planted personas than with 32 on generated shops), and how it trains ("plain";
+    # "noise" or "adversarial": inputs moved by autoencoder_epsilon standardised units, so small changes move
+    # customers less)
     embedding_dim: int = 32
     autoencoder_training: str = "plain"
     autoencoder_epsilon: float = 0.25

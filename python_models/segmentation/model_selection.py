@@ -1247,8 +1247,8 @@ class ModelSelector(
 
         The start is the candidate the rule chooses among the feature-space ones (the previous snapshot's model
         kept as usual); each stability refit starts from that candidate's refit on the same resample. Returns
-        the metrics with its row, and its refits per resample (``{k: rule}``) for IDEC. Skipped, with the reason
-        in ``skipped_``, when no feature-space candidate is usable.
+        the metrics with its row, and its refit rule per resample (``None`` where there is none) for IDEC.
+        Skipped, with the reason in ``skipped_``, when no feature-space candidate is usable.
         """
         preferred = self.preferred if self.preferred and self.preferred[0] not in DEEP_ALGORITHMS else None
         try:
@@ -1265,20 +1265,20 @@ class ModelSelector(
         refits, labels = [], []
         for res, begin in zip(resamples, refit_labels[start]):
             # the start's refit labels the evaluation rows: its segments' centres there start this refit
-            fit = self._embedding[np.sort(res[: min(res.size, cap)])]
-            refit = None if begin is None else embedding_kmeans_from(self.autoencoder, Ze, begin, fit)
-            refits.append({k: refit})
+            refit = None if begin is None else embedding_kmeans_from(
+                self.autoencoder, Ze, begin, self._embedding[np.sort(res[: min(res.size, cap)])])
+            refits.append(refit)
             labels.append(None if refit is None else self._apply(refit, Xe, Ze))
         candidates.append(("ae_kmeans", k, rule, k, None))
         row = self._score(Xe, [candidates[-1]], [_canonical(self._apply(rule, Xe, Ze))], [labels])
         return pd.concat([metrics, row], ignore_index=True), refits
 
     def _add_idec(self, X, Xe, base, metrics, candidates, rows, cap, resamples, embedding_refits):
-        """IDEC at the ``k`` the rule prefers among the ``ae_kmeans`` candidates, with its own stability refits.
+        """IDEC started from the ``ae_kmeans`` candidate, with its own stability refits (each from that candidate's
+        refit on the same resample, ``embedding_refits``).
 
-        IDEC refines a partition, it does not search ``k`` (its objective sharpens whatever ``k`` it is given), so
-        it starts from the ae_kmeans candidate the rule would choose. It is skipped, with the reason in
-        ``skipped_``, when no ae_kmeans candidate is usable.
+        IDEC refines a partition, it does not search ``k`` (its objective sharpens whatever ``k`` it is given). It
+        is skipped, with the reason in ``skipped_``, when the ae_kmeans candidate is missing or not usable.
         """
         try:
             start = self._choose(metrics, "ae_kmeans")
@@ -1290,8 +1290,7 @@ class ModelSelector(
         rule = fit_idec(candidates[start][2], X if rows is None else X[rows],
                         self._seed(base, _MODEL, _IDEC, k), **params)
         refits = []
-        for b, (res, fits) in enumerate(zip(resamples, embedding_refits)):
-            begin = fits.get(k)
+        for b, (res, begin) in enumerate(zip(resamples, embedding_refits)):
             if begin is None:
                 refits.append(None)
                 continue
