@@ -202,7 +202,7 @@ def spark_session():
     rendered = jinja2.Template(text).render(env_var=lambda name, default=None: os.environ.get(name, default))
     profile = yaml.safe_load(rendered)["segments"]["outputs"]["spark"]
     builder = SparkSession.builder.enableHiveSupport()
-    for name, value in {**profile["server_side_parameters"], "spark.sql.ansi.enabled": "false"}.items():
+    for name, value in profile["server_side_parameters"].items():
         builder = builder.config(name, str(value))
     return builder.getOrCreate()
 

@@ -6,7 +6,7 @@
     its count and share are null and is_suppressed is true, so BI readers see that the move exists, not who made it.
     The shares of the other cells keep their true denominators. -#}
 {% macro migration_matrix(history, states) %}
-{%- set min_group_size = var('min_group_size', env_var('SEGMENTS_MIN_GROUP_SIZE', '10')) | int -%}
+{%- set smallest = min_group_size() -%}
 {%- set from_columns = [] -%}
 {%- set to_columns = [] -%}
 {%- for column in states -%}
@@ -61,8 +61,8 @@ shared as (
 
 select
     from_snapshot, to_snapshot, {{ (from_columns + to_columns) | join(', ') }},
-    case when customers >= {{ min_group_size }} then customers end as customers,
-    case when customers >= {{ min_group_size }} then share end as share,
-    customers < {{ min_group_size }} as is_suppressed
+    case when customers >= {{ smallest }} then customers end as customers,
+    case when customers >= {{ smallest }} then share end as share,
+    customers < {{ smallest }} as is_suppressed
 from shared
 {% endmacro %}

@@ -4,7 +4,7 @@
     bought is not a trait of a segment, and by default no group under SEGMENTS_MIN_GROUP_SIZE customers is shown
     in BI); the var segment_top_products_per_segment best per segment (ties: more buyers, then the smaller
     product id). -#}
-{%- set min_customers = var('segment_top_products_min_customers', env_var('SEGMENTS_MIN_GROUP_SIZE', '10')) | int -%}
+{%- set min_customers = var('segment_top_products_min_customers', min_group_size()) | int -%}
 {%- set per_segment = var('segment_top_products_per_segment', 10) -%}
 
 with segments as (
