@@ -16,8 +16,9 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Material
 from python_models.meta.artifact import (fingerprint, load_behaviour_model, load_segment_model, save_artifact,
                                         segment_state)
 from python_models.meta.evaluation import K_SHOTS, METRIC_COLUMNS
-from python_models.meta.pipeline import (BEHAVIOUR_LABELS, MetaSettings, feature_columns, learn_behaviour,
+from python_models.meta.pipeline import (BEHAVIOUR_LABELS, MetaSettings, learn_behaviour,
                                         learn_segments)
+from python_models.tracking import numeric_columns
 
 from .skips import skipped, withdraw
 from .warehouse import Warehouse
@@ -92,7 +93,7 @@ def _log_skipped(context, skipped_shots: list) -> list[str]:
 def _segment_model(context, warehouse: Warehouse, features, labels, segments, settings: MetaSettings, as_of):
     """The prototypical network: trained (or loaded, when the artifact of this input exists), adapted, evaluated,
     saved. Returns the result, the artifact's version and the asset's materialization."""
-    columns = feature_columns(features, exclude=("customer_id",))
+    columns = numeric_columns(features)
     key = fingerprint({**settings.__dict__, "kind": "segments"}, features[columns].to_numpy(np.float64),
                       features[settings.task_column].astype(str).to_numpy(), labels.to_numpy(), segments.to_numpy())
     version = f"meta-segments-{key[:16]}"
@@ -116,7 +117,7 @@ def _segment_model(context, warehouse: Warehouse, features, labels, segments, se
 
 def _behaviour_model(context, warehouse: Warehouse, examples, held_out: list[str], settings: MetaSettings, as_of):
     """FOMAML and Reptile: trained (or loaded), evaluated, saved; ``(None, None, skipped)`` without training tasks."""
-    columns = feature_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
+    columns = numeric_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
     key = fingerprint({**settings.__dict__, "kind": "behaviour", "held_out": held_out},
                       examples[columns].to_numpy(np.float64), examples[settings.task_column].astype(str).to_numpy(),
                       examples[list(BEHAVIOUR_LABELS)].to_numpy(np.float64), examples["period"].to_numpy())

@@ -634,9 +634,10 @@ def feature_drift(previous, current, features=None, threshold=PSI_SIGNIFICANT, *
     return pd.DataFrame({"feature": list(features), "psi": psi, "drifted": psi > threshold})
 
 
-def numeric_columns(frame, id_column="customer_id"):
-    """The numeric (not boolean) columns of ``frame`` other than the id: those drift is measured on."""
-    return [c for c in frame.columns if c != id_column and pd.api.types.is_numeric_dtype(frame[c])
+def numeric_columns(frame, id_column="customer_id", exclude=()):
+    """The numeric (not boolean) columns of ``frame`` other than the id and ``exclude``, in the frame's order: those
+    drift is measured on, and the meta-learning models' inputs."""
+    return [c for c in frame.columns if c != id_column and c not in exclude and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..segmentation.features import signed_log1p
+
 __all__ = ["FeatureScaler"]
 
 
@@ -38,7 +40,7 @@ class FeatureScaler:
         return self
 
     def _log(self, X: np.ndarray) -> np.ndarray:
-        return np.where(self.logged_, np.sign(X) * np.log1p(np.abs(X)), X)
+        return np.where(self.logged_, signed_log1p(X), X)
 
     def transform(self, X) -> np.ndarray:
         Z = self._log(np.asarray(X, dtype=np.float64))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..deep.runtime import seeded
+from ..tracking import numeric_columns
 from .baselines import GlobalClassifier, fit_global_behaviour
 from .evaluation import K_SHOTS, METRIC_COLUMNS, evaluate_assignment, evaluate_behaviour
 from .features import FeatureScaler
@@ -31,7 +32,7 @@ from .protonet import PrototypicalNetwork
 from .tasks import Task, stunt_tasks
 
 __all__ = ["BEHAVIOUR_LABELS", "BehaviourResult", "MetaSettings", "SegmentResult", "behaviour_tasks",
-           "feature_columns", "learn_behaviour", "learn_segments"]
+           "learn_behaviour", "learn_segments"]
 
 #: Columns of meta_behavior_examples that are not features: keys, groupings and the two outcomes.
 BEHAVIOUR_LABELS = ("purchased_next_horizon", "spend_next_horizon")
@@ -49,12 +50,6 @@ class MetaSettings:
     refine_steps: int = 3  # soft k-means steps over a new task's unlabelled customers (0: inductive prototypes)
     meta_steps: int = 100
     random_state: int = 0
-
-
-def feature_columns(frame: pd.DataFrame, exclude=()) -> list[str]:
-    """The numeric columns of ``frame`` (booleans and the excluded ones left out), in the frame's order."""
-    return [c for c in frame.columns if c not in exclude and pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
 
 
 @dataclass
@@ -84,7 +79,7 @@ def learn_segments(features: pd.DataFrame, labels: pd.DataFrame, segments: pd.Da
 
 def _learn_segments(features, labels, segments, settings: MetaSettings, log, trained) -> SegmentResult:
     column = settings.task_column
-    columns = feature_columns(features, exclude=("customer_id",))
+    columns = numeric_columns(features)
     scaler = FeatureScaler().fit(features[columns].to_numpy(np.float64))
     X = scaler.transform(features[columns].to_numpy(np.float64))
     group = features[column].astype(str).to_numpy()
@@ -182,7 +177,7 @@ def learn_behaviour(examples: pd.DataFrame, held_out: list[str], settings: MetaS
 
 def _learn_behaviour(examples, held_out, settings: MetaSettings, log, trained) -> BehaviourResult | None:
     column = settings.task_column
-    columns = feature_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
+    columns = numeric_columns(examples, exclude=("period", *BEHAVIOUR_LABELS))
     scaler = FeatureScaler().fit(examples[columns].to_numpy(np.float64))
     tasks = behaviour_tasks(examples, scaler.transform(examples[columns].to_numpy(np.float64)), held_out, column)
     learner_settings = dict(meta_steps=settings.meta_steps, random_state=settings.random_state)
