@@ -199,19 +199,6 @@
     {{ return(run_query('select column_name from (describe select * from ' ~ reader ~ ')').columns[0].values()) }}
 {% endmacro %}
 
-{# The type raw columns are read as. #}
-{% macro text_type() %}
-    {{ return(adapter.dispatch('text_type', 'segments')()) }}
-{% endmacro %}
-
-{% macro duckdb__text_type() %}
-    {{ return('varchar') }}
-{% endmacro %}
-
-{% macro default__text_type() %}
-    {{ return(dbt.type_string()) }}
-{% endmacro %}
-
 {# A hint for a file read as one column whose name holds another separator: the delimiter is wrong. #}
 {% macro delimiter_hint(entity, file_columns) %}
     {% if file_columns | length != 1 %}
@@ -232,7 +219,7 @@
     {% if path is none %}
         {% set selects = [] %}
         {% for column in columns %}
-            {% do selects.append('cast(null as ' ~ segments.text_type() ~ ') as ' ~ column) %}
+            {% do selects.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ column) %}
         {% endfor %}
         {{ return('create or replace view raw.' ~ entity ~ ' as select ' ~ (selects | join(', ')) ~ ' where false') }}
     {% endif %}
@@ -250,7 +237,7 @@
     {% set selects = [] %}
     {% for column in columns %}
         {% set source_column = renames.get(column, column) %}
-        {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as ' ~ segments.text_type() ~ ')' %}
+        {% set text = 'cast(' ~ adapter.quote(source_column) ~ ' as ' ~ dbt.type_string() ~ ')' %}
         {% if source_column in file_columns and column in var('pii_columns').get(entity, []) %}
             {% do selects.append(segments.pii_hash(text) ~ ' as ' ~ column) %}
         {% elif source_column in file_columns and column in formats %}
@@ -265,7 +252,7 @@
                 ~ "; it has: " ~ (file_columns | join(', ')) ~ ". Map it in columns.yml if it has another name."
                 ~ segments.delimiter_hint(entity, file_columns)) %}
         {% else %}
-            {% do selects.append('cast(null as ' ~ segments.text_type() ~ ') as ' ~ column) %}
+            {% do selects.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ column) %}
         {% endif %}
     {% endfor %}
     {{ return('create or replace view raw.' ~ entity ~ ' as select ' ~ (selects | join(', ')) ~ ' from ' ~ reader) }}
@@ -308,7 +295,7 @@
 
 {#- Engines without session variables drop personal columns. -#}
 {% macro default__pii_hash(text) %}
-    {{ return('cast(null as ' ~ segments.text_type() ~ ')') }}
+    {{ return('cast(null as ' ~ dbt.type_string() ~ ')') }}
 {% endmacro %}
 
 {#- The pre-hook of the model that reads personal columns. Without a salt they are dropped: an unsalted hash of
