@@ -26,34 +26,9 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import data_for  # noqa: E402
-from bench.measure import run_step  # noqa: E402
+from bench.measure import run_step, tree_rss_mib  # noqa: E402
 
 BIN = Path(sys.executable).parent
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") / 1024
-
-
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-            rss[int(entry.name)] = int(fields[21]) * PAGE_KIB / 1024
-        except (OSError, ValueError, IndexError):
-            continue
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += rss.get(current, 0.0)
-        todo.extend(children.get(current, []))
-    return total
-
-
 def run_graph(data_dir: Path, database: Path, dagster_home: Path) -> tuple[float, list[tuple[float, float]]]:
     """Materialize everything with the documented command; its wall time and (time, MiB) samples."""
     env = {**os.environ, "SEGMENTS_DATA_DIR": str(data_dir), "SEGMENTS_DUCKDB_PATH": str(database),

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import tree_rss_mib  # noqa: E402  (resident memory of the driver and its JVM)
+
 SELECT = ["+customer_features", "+customer_clv_summary", "+clv_calibration_summary", "+lifecycle_transitions",
           "+propensity_examples", "+int_customer_items", "rejected_transactions"]
 
@@ -39,27 +41,6 @@ def build(engine: str, data_dir: str, work: str) -> None:
                                  "--resource-type", "model", "--resource-type", "seed", "--select", *SELECT])
     if not result.success:
         raise SystemExit(f"dbt on {engine} failed: {result.exception or result.result}")
-
-
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants (Spark's JVM is a child of the Python driver)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total / 1024
 
 
 def measure(engine: str, data_dir: Path, work: Path) -> dict:

@@ -74,3 +74,28 @@ if __name__ == "__main__":
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"step": step, "wall_s": round(wall, 2), "peak_mib": round(peak)}))
+
+
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") / 1024
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants (a dbt step's children, Spark's JVM), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            rss[int(entry.name)] = int(fields[21]) * PAGE_KIB / 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
