@@ -39,8 +39,6 @@ from .warehouse import Warehouse
 
 SCHEMA_PREFIX = "snapshot"
 SNAPSHOT_MODELS = "+customer_features +feature_slots +customer_rfm +int_customer_items"
-# A past snapshot rejects every later line as future-dated on purpose: the rejected share's warning is not for it.
-PAST_SNAPSHOT_EXCLUDE = "test_name:rejected_share_at_most"
 HISTORY_MODELS = "stg_ml__segment_history+"
 
 # One partition per month (key `YYYY-MM`), up to the last complete month. 1990 is only the first month offered.
@@ -53,13 +51,20 @@ def month_end(partition_key: str) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
+def build_past_features(dbt: DbtCliResource, as_of: dt.date, schema_prefix: str = SCHEMA_PREFIX) -> None:
+    """The feature marts as they were on ``as_of``, into the ``<schema_prefix>_`` schemas (a month end's snapshot,
+    or segment_validity's cutoff). Such a build rejects every later line as future-dated on purpose, so the
+    rejected share's warning, which is for the shop's input, is left out."""
+    dbt_vars = json.dumps({"as_of": as_of.isoformat(), "schema_prefix": schema_prefix})
+    dbt.cli(["build", "--select", SNAPSHOT_MODELS, "--exclude", "test_name:rejected_share_at_most",
+             "--indirect-selection", "cautious", "--vars", dbt_vars]).wait()
+
+
 @op(description="Build the features as of the month end, segment them, write that month's history slice.")
 def month_end_snapshot(context: OpExecutionContext, config: SegmentationConfig, dbt: DbtCliResource,
                        warehouse: Warehouse) -> None:
     as_of = month_end(context.partition_key)
-    dbt_vars = json.dumps({"as_of": as_of.isoformat(), "schema_prefix": SCHEMA_PREFIX})
-    dbt.cli(["build", "--select", SNAPSHOT_MODELS, "--exclude", PAST_SNAPSHOT_EXCLUDE, "--indirect-selection",
-             "cautious", "--vars", dbt_vars]).wait()
+    build_past_features(dbt, as_of)
     snapshot = Snapshot.read(warehouse, f"{SCHEMA_PREFIX}_")
     if snapshot.features.empty:
         raise ValueError(f"No customer purchased on or before {as_of}: choose months within the data.")

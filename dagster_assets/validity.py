@@ -7,7 +7,6 @@ did between the cutoff and the snapshot lies between its segments (python_models
 """
 
 import datetime as dt
-import json
 import time
 
 import pandas as pd
@@ -20,7 +19,7 @@ from python_models.segmentation import segment_validity as validity_rows
 from .history import Snapshot, model_version, segment_snapshot
 from .segments import INPUTS as SEGMENTATION_INPUTS
 from .segments import SegmentationConfig
-from .snapshots import PAST_SNAPSHOT_EXCLUDE, SNAPSHOT_MODELS
+from .snapshots import build_past_features
 from .warehouse import Warehouse
 
 SCHEMA_PREFIX = "holdout"
@@ -66,9 +65,7 @@ def segment_validity(context: AssetExecutionContext, config: ValidityConfig, dbt
                                                   "the shop has less history than the horizon")
         return
 
-    dbt_vars = json.dumps({"as_of": cutoff.isoformat(), "schema_prefix": SCHEMA_PREFIX})
-    dbt.cli(["build", "--select", SNAPSHOT_MODELS, "--exclude", PAST_SNAPSHOT_EXCLUDE, "--indirect-selection",
-             "cautious", "--vars", dbt_vars]).wait()
+    build_past_features(dbt, cutoff, SCHEMA_PREFIX)
     built = time.perf_counter()
     snapshot = Snapshot.read(warehouse, f"{SCHEMA_PREFIX}_")
     if len(snapshot.features) < MIN_CUSTOMERS:
